@@ -1,0 +1,13 @@
+"""easiness: which training examples a CNN learns first, which it struggles with, and whether
+different architectures agree (Kishida & Nakayama, arXiv:1911.10739).
+
+Importing this package is cheap and never imports TensorFlow: the study reader and the analysis
+modules are numpy only. Training lives in :mod:`easiness.train` and :mod:`easiness.score`.
+"""
+
+from easiness import metrics
+from easiness.errors import EasinessError
+from easiness.store import Study
+
+__all__ = ["EasinessError", "Study", "metrics"]
+__version__ = "0.1.0"

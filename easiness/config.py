@@ -1,0 +1,161 @@
+"""Flat, frozen study configurations and the named presets.
+
+A :class:`Config` is saved with every run (in its manifest), so a study can always say how it was
+made. Presets give the paper's configurations (full schedules, for GPUs) and CPU-sized variants;
+each carries the command that runs it and its expected runtime, which the README repeats.
+
+This module is pure Python: the app and the analysis code read configs without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from easiness.errors import EasinessError
+
+# The paper divides the learning rate by 10 at epochs 150 and 250 of 300 on CIFAR-10 and at
+# 100, 150 and 190 on ImageNet (Sec. 4). Stored as fractions of the schedule so that a short
+# CPU run with fewer epochs keeps the same shape.
+CIFAR_MILESTONES = (150 / 300, 250 / 300)
+IMAGENET_MILESTONES = (100 / 200, 150 / 200, 190 / 200)
+
+MAX_RUNS = 1000
+MAX_EPOCHS = 10_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything that defines a study. Units are in the comments."""
+
+    dataset: str = "synthetic"  # dataset spec, see easiness.data.load
+    models: tuple[str, ...] = ("wrn10_1", "densenet_bc40_k12")  # model zoo names
+    runs: int = 4  # M, independent runs per model (the paper uses 10)
+    epochs: int = 4  # passes over the training set
+    per_class: int | None = None  # class-balanced subset: examples per class (None = all)
+    batch_size: int = 128  # examples per update, across all replicas
+    lr: float = 0.1  # initial learning rate of momentum SGD (paper)
+    momentum: float = 0.9  # SGD momentum (paper)
+    weight_decay: float = 1e-4  # L2 coefficient added to every gradient (paper)
+    lr_milestones: tuple[float, ...] = CIFAR_MILESTONES  # fractions of the epochs where lr *= lr_factor
+    lr_factor: float = 0.1  # learning-rate multiplier at each milestone
+    score_every: int = 0  # updates between scoring checkpoints; 0 = at the end of every epoch
+    score_augment: bool = False  # whether the scoring pass sees training augmentation
+    score_batch_size: int = 1024  # examples per scoring batch (forward pass only)
+    seed: int = 0  # run m of a model uses seed + m
+    loss_dtype: str = "float32"  # storage of the per-example losses (float16 halves ImageNet's 10 GB)
+    image_size: int | None = None  # resize folder images to this side (None = their own size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def run_config(self, model: str) -> dict[str, Any]:
+        """The part of the config that defines one model's runs (what a resumed run must match)."""
+        keys = ("dataset", "epochs", "per_class", "batch_size", "lr", "momentum", "weight_decay",
+                "lr_milestones", "lr_factor", "score_every", "score_augment", "loss_dtype", "image_size")
+        full = self.to_dict()
+        return {"model": model, **{k: full[k] for k in keys}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named configuration with the command that runs it and what it costs."""
+
+    config: Config
+    description: str
+    command: str
+    expected: str  # expected wall time and hardware
+
+
+PRESETS: dict[str, Preset] = {
+    "demo": Preset(
+        Config(),
+        "synthetic data with a built-in intra-class bias; two small CNNs, 4 runs each",
+        "python -m easiness.score",
+        "about 3 minutes on 2 CPU cores",
+    ),
+    "cifar10-cpu": Preset(
+        Config(
+            dataset="folder:../shared/datasets/cifar10-jpeg.tar.gz",
+            models=("wrn10_1", "densenet_bc40_k12", "resnext11_2x16d"),
+            runs=4, epochs=3, per_class=500,
+        ),
+        "real CIFAR-10, 500 images per class, the three small CIFAR families, M=4, 3 epochs",
+        "python -m easiness.score --preset cifar10-cpu --out runs/cifar10-cpu",
+        "about 25 minutes on 2 CPU cores",
+    ),
+    "cifar10-paper": Preset(
+        Config(
+            dataset="tfds:cifar10",
+            models=("wrn16_4", "densenet_bc100_k12", "resnext29_4x64d"),
+            runs=10, epochs=300,
+        ),
+        "the paper's CIFAR-10 study: WRN-16-4, DenseNet-BC-100 k=12, ResNeXt-29 4x64d, M=10, 300 epochs",
+        "python -m easiness.score --preset cifar10-paper --out runs/cifar10-paper",
+        "GPU job: days on one modern GPU (see benchmarks/bench.py --gpu for a projection)",
+    ),
+    "imagenet-paper": Preset(
+        Config(
+            dataset="tfds:imagenet2012",
+            models=("alexnet", "resnet18", "resnet50", "densenet121"),
+            runs=10, epochs=200, batch_size=256, lr_milestones=IMAGENET_MILESTONES,
+            loss_dtype="float16", score_batch_size=512,
+        ),
+        "the paper's ImageNet study: AlexNet, ResNet-18, ResNet-50, DenseNet-121, M=10",
+        "python -m easiness.score --preset imagenet-paper --data-dir DIR --out runs/imagenet",
+        "multi-GPU job: weeks of GPU time; spread runs over machines",
+    ),
+}
+
+
+def preset(name: str) -> Preset:
+    """The preset called ``name``; an unknown name lists the valid ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise EasinessError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}") from None
+
+
+def with_overrides(base: Config, overrides: Mapping[str, Any]) -> Config:
+    """``base`` with the given fields replaced (None values are ignored) and validated."""
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    config = dataclasses.replace(base, **changes)
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Raise :class:`EasinessError` (one line) for values out of range."""
+    _check_range("--runs", config.runs, 1, MAX_RUNS)
+    _check_range("--epochs", config.epochs, 1, MAX_EPOCHS)
+    _check_range("--batch-size", config.batch_size, 1, 1 << 16)
+    _check_range("--score-batch-size", config.score_batch_size, 1, 1 << 20)
+    if config.per_class is not None:
+        _check_range("--per-class", config.per_class, 1, 10_000_000)
+    if config.score_every < 0:
+        raise EasinessError(f"--score-every must be 0 (every epoch) or a positive number of updates, got {config.score_every}")
+    if not config.models:
+        raise EasinessError("give at least one --model")
+    if len(set(config.models)) != len(config.models):
+        raise EasinessError(f"--model lists a model twice: {' '.join(config.models)}")
+    if config.loss_dtype not in ("float32", "float16"):
+        raise EasinessError(f"--loss-dtype must be float32 or float16, got {config.loss_dtype!r}")
+    if not (config.lr > 0 and 0 <= config.momentum < 1 and config.weight_decay >= 0):
+        raise EasinessError("--lr must be > 0, --momentum in [0, 1) and --weight-decay >= 0")
+
+
+def _check_range(flag: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or not low <= value <= high:
+        raise EasinessError(f"{flag} must be an integer from {low} to {high}, got {value}")
+
+
+def lr_at(config: Config, epoch: int) -> float:
+    """Learning rate during ``epoch`` (0-based): ``lr`` times ``lr_factor`` per milestone passed.
+
+    A milestone at fraction f takes effect at epoch floor(f * epochs + 0.5), so 300 epochs decay
+    at 150 and 250 as in the paper, and 3 epochs once, at epoch 2 (the second milestone, 2.5,
+    rounds to 3 and is never reached).
+    """
+    passed = sum(epoch >= int(f * config.epochs + 0.5) for f in config.lr_milestones)
+    return config.lr * config.lr_factor**passed

@@ -1,0 +1,10 @@
+"""User-facing errors.
+
+Anything a user can cause by bad input (a wrong dataset spec, an unknown model, an empty folder)
+raises :class:`EasinessError`. Command-line entry points catch it, print its message on one line
+and exit with status 2; they never show a traceback for it.
+"""
+
+
+class EasinessError(Exception):
+    """A problem with the user's input, reported as one line and exit status 2."""

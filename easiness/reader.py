@@ -1,0 +1,318 @@
+"""Reading studies: :class:`Study` and :func:`list_studies`. Numpy only; no TensorFlow.
+
+Run manifests are re-read on every call, so a study still being trained shows its newest
+committed checkpoints; the rows of ``losses.npy`` beyond a run's ``done`` are never looked at.
+A run folder that cannot be read becomes a line in :attr:`Study.problems`, never a crash.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from easiness import atomic
+from easiness.layout import (
+    CREATING_MARKER, EXTRAS_DIR, IDS_FILE, IMAGES_FILE, LABELS_FILE, LOSS_DTYPES, LOSSES_FILE,
+    MANIFEST_FILE, MODELS_DIR, STATUSES, STUDY_FILE, StoreError, check_schema, common_count,
+    one_line, parse_run_dirname, read_json, require_fields, run_dirname, validate_name,
+)
+from easiness.runstack import RunStack
+
+_STUDY_FIELDS = ("dataset", "fingerprint", "n", "class_names")
+_MANIFEST_FIELDS = ("model", "run", "seed", "status", "dataset", "planned", "done", "history", "dtype")
+
+
+class Study:
+    """A study folder opened read-only; arrays are memory-mapped, never loaded whole."""
+
+    def __init__(self, root: Path, meta: dict[str, Any], arrays: dict[str, Any]) -> None:
+        """Use :meth:`Study.open`."""
+        self.root = root
+        self.meta = meta
+        self.dataset: str = str(meta["dataset"])
+        self.fingerprint: str = str(meta["fingerprint"])
+        self.n: int = int(meta["n"])
+        self._arrays = arrays
+        # why: the app asks for runs, checkpoints and losses many times per page; a manifest is
+        # re-parsed only when its file changed (os.replace gives every commit a new inode)
+        self._run_cache: dict[Path, tuple[tuple, dict[str, Any]]] = {}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Study":
+        """Open the study in ``path``; StoreError with the reason if it is not a readable study."""
+        root = Path(path)
+        if not (root / STUDY_FILE).is_file():
+            why = "its creation was interrupted" if (root / CREATING_MARKER).exists() else "it is not a study"
+            raise StoreError(f"{root} has no {STUDY_FILE} ({why})")
+        meta = read_json(root / STUDY_FILE, "study")
+        check_schema(meta, root / STUDY_FILE)
+        require_fields(meta, _STUDY_FIELDS, root / STUDY_FILE)
+        if not isinstance(meta["n"], int) or not isinstance(meta["class_names"], list):
+            raise StoreError(f"{root / STUDY_FILE} has an invalid n or class_names")
+        return cls(root, meta, _open_arrays(root, meta))
+
+    def __repr__(self) -> str:
+        return f"Study({str(self.root)!r}, dataset={self.dataset!r}, n={self.n}, models={self.models})"
+
+    @property
+    def ids(self) -> np.ndarray:
+        """``[N]`` example ids (strings); position i is example i everywhere in the study."""
+        return self._arrays["ids"]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """``[N]`` integer class labels."""
+        return self._arrays["labels"]
+
+    @property
+    def class_names(self) -> list[str]:
+        """The class names, indexed by label."""
+        return [str(c) for c in self.meta["class_names"]]
+
+    @property
+    def num_classes(self) -> int:
+        """The number of classes."""
+        return len(self.meta["class_names"])
+
+    @property
+    def images(self) -> np.ndarray | None:
+        """``[N, H, W, C]`` uint8 training images (memory-mapped), or None if not stored."""
+        return self._arrays["images"]
+
+    @property
+    def extras(self) -> dict[str, np.ndarray]:
+        """Per-example ground truth by name (memory-mapped), e.g. ``mode`` or ``flipped``."""
+        return dict(self._arrays["extras"])
+
+    @property
+    def models(self) -> list[str]:
+        """Sorted names of the models with at least one readable run."""
+        return sorted(self._scan()[0])
+
+    def runs(self, model: str) -> list[dict[str, Any]]:
+        """The manifests of ``model``'s readable runs, by run index."""
+        return copy.deepcopy(self._model_runs(model))  # why: callers must not alter the cache
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per run folder that could not be read (for display)."""
+        return self._scan()[1]
+
+    @property
+    def status(self) -> str:
+        """"empty" (no runs), "running" (any run unfinished), "failed" (any failed, none
+        running) or "done" (all done)."""
+        return _aggregate_status(self._scan()[0])
+
+    def losses(self, model: str, *, runs: Sequence[int] | None = None) -> RunStack:
+        """Lazy ``[M, C, N]`` losses of ``model``: M runs, the C checkpoints common to them all.
+
+        runs: run indices to include (default: every readable run except failed ones that
+        committed nothing).
+        """
+        chosen = self._chosen_runs(model, runs)
+        count = common_count(chosen)
+        arrays = [_load(self._losses_path(m), len(m["planned"])) for m in chosen]
+        return RunStack(arrays, count=count, n=self.n, runs=[m["run"] for m in chosen])
+
+    def checkpoints(self, model: str) -> list[dict[str, Any]]:
+        """The C common checkpoints of ``model``'s default runs, ``{"epoch", "step"}`` each."""
+        chosen = self._chosen_runs(model, None)
+        return copy.deepcopy(chosen[0]["planned"][:common_count(chosen)]) if chosen else []
+
+    def history(self, model: str) -> list[list[dict[str, Any]]]:
+        """Per readable run (by index), its per-epoch records."""
+        return [copy.deepcopy(m["history"]) for m in self._model_runs(model)]
+
+    def _model_runs(self, model: str) -> list[dict[str, Any]]:
+        """The readable manifests of ``model``; StoreError listing the models if unknown."""
+        by_model = self._scan()[0]
+        if model not in by_model:
+            raise StoreError(f"no model {model!r} in {self.root}; models: {', '.join(sorted(by_model)) or 'none'}")
+        return by_model[model]
+
+    def _chosen_runs(self, model: str, runs: Sequence[int] | None) -> list[dict[str, Any]]:
+        """The manifests selected by ``runs`` (default: all but failed runs with no rows)."""
+        manifests = self._model_runs(model)
+        if runs is None:
+            return _default_runs(manifests)
+        by_index = {m["run"]: m for m in manifests}
+        unknown = [r for r in runs if r not in by_index]
+        if unknown:
+            raise StoreError(f"model {model!r} has no readable run {unknown[0]}; runs: {sorted(by_index)}")
+        return [by_index[r] for r in runs]
+
+    def _losses_path(self, manifest: dict[str, Any]) -> Path:
+        """The losses.npy of the run ``manifest`` describes."""
+        return self.root / MODELS_DIR / manifest["model"] / run_dirname(manifest["run"]) / LOSSES_FILE
+
+    def _scan(self) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+        """All readable run manifests by model (sorted by run index), and the problems."""
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        problems: list[str] = []
+        for model_dir in _subdirs(self.root / MODELS_DIR):
+            for run_dir in _subdirs(model_dir):
+                try:
+                    manifest = self._read_run_cached(run_dir)
+                except StoreError as e:
+                    problems.append(str(e))
+                    continue
+                if manifest is not None:
+                    by_model.setdefault(model_dir.name, []).append(manifest)
+        for manifests in by_model.values():
+            manifests.sort(key=lambda m: m["run"])
+        return by_model, problems
+
+    def _read_run_cached(self, run_dir: Path) -> dict[str, Any] | None:
+        """:func:`_read_run`, reusing the last result while manifest and losses are unchanged."""
+        key = (_file_key(run_dir / MANIFEST_FILE), _file_key(run_dir / LOSSES_FILE))
+        cached = self._run_cache.get(run_dir)
+        if cached is not None and cached[0] == key and None not in key:
+            return cached[1]
+        manifest = _read_run(run_dir, self.fingerprint, self.n)
+        if manifest is not None:
+            self._run_cache[run_dir] = (key, manifest)
+        return manifest
+
+
+def _default_runs(manifests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs a view includes by default: all but failed runs that committed no row (a run
+    that failed later still contributes its committed checkpoints)."""
+    return [m for m in manifests if not (m["status"] == "failed" and m["done"] == 0)]
+
+
+def _aggregate_status(by_model: dict[str, list[dict[str, Any]]]) -> str:
+    """"empty", "running" (any run unfinished), "failed" (any failed, none running) or "done"."""
+    statuses = {m["status"] for runs in by_model.values() for m in runs}
+    if not statuses:
+        return "empty"
+    if statuses & {"created", "running"}:
+        return "running"
+    return "failed" if "failed" in statuses else "done"
+
+
+def _file_key(path: Path) -> tuple[int, ...] | None:
+    """What changes when a file is replaced or rewritten: inode, size, times; None if absent."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    """Sorted subfolders of ``folder`` (none if it does not exist), skipping hidden ones."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _open_arrays(root: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Memory-map the study's arrays, checking each has N rows."""
+    n = int(meta["n"])
+    arrays: dict[str, Any] = {
+        "ids": _load(root / IDS_FILE, n), "labels": _load(root / LABELS_FILE, n),
+        "images": _load(root / IMAGES_FILE, n) if meta.get("images") else None,
+        "extras": {name: _load(root / EXTRAS_DIR / f"{validate_name(name, 'extra')}.npy", n)
+                   for name in meta.get("extras", [])},
+    }
+    if not np.issubdtype(arrays["labels"].dtype, np.integer):
+        raise StoreError(f"{root / LABELS_FILE} holds {arrays['labels'].dtype}, not integers")
+    return arrays
+
+
+def _load(path: Path, n: int) -> np.ndarray:
+    """Memory-map a ``.npy`` of ``n`` rows; StoreError with the reason otherwise."""
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise StoreError(f"{path} is missing") from None
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path} is unreadable ({one_line(e)})") from None
+    if array.ndim == 0 or len(array) != n:
+        raise StoreError(f"{path} has shape {array.shape}, expected {n} rows")
+    return array
+
+
+def _read_run(run_dir: Path, fingerprint: str, n: int) -> dict[str, Any] | None:
+    """The manifest of a readable run folder; None for a folder that is no run; StoreError
+    with the reason for a run that cannot be read."""
+    index = parse_run_dirname(run_dir.name)
+    if index is None:
+        return None
+    where = f"{run_dir.parent.name}/{run_dir.name}"
+    if not (run_dir / MANIFEST_FILE).exists():
+        raise StoreError(f"{where}: no manifest yet (killed before its first commit?)")
+    try:
+        manifest = read_json(run_dir / MANIFEST_FILE, "run manifest")
+        check_schema(manifest, run_dir / MANIFEST_FILE)
+        require_fields(manifest, _MANIFEST_FIELDS, run_dir / MANIFEST_FILE)
+        _check_run(manifest, run_dir, index, fingerprint, n)
+    except StoreError as e:
+        raise StoreError(f"{where}: {e}") from None
+    return manifest
+
+
+def _check_run(manifest: dict[str, Any], run_dir: Path, index: int, fingerprint: str, n: int) -> None:
+    """StoreError unless the manifest matches its folder, the study and its losses.npy."""
+    if not isinstance(manifest["dataset"], dict) or not isinstance(manifest["history"], list):
+        raise StoreError("the manifest's dataset or history field is malformed")
+    if manifest["model"] != run_dir.parent.name or manifest["run"] != index:
+        raise StoreError(f"the manifest names {manifest['model']!r} run {manifest['run']!r}, not its folder")
+    if manifest["dataset"].get("fingerprint") != fingerprint:
+        raise StoreError("the run belongs to another dataset (fingerprint differs)")
+    planned, done = manifest["planned"], manifest["done"]
+    if not isinstance(planned, list) or not isinstance(done, int) or not 0 <= done <= len(planned):
+        raise StoreError(f"invalid planned/done ({done} of {len(planned) if isinstance(planned, list) else '?'})")
+    if manifest["status"] not in STATUSES or manifest["dtype"] not in LOSS_DTYPES:
+        raise StoreError(f"unknown status {manifest['status']!r} or dtype {manifest['dtype']!r}")
+    try:
+        found = atomic.read_npy_header(run_dir / LOSSES_FILE)
+    except FileNotFoundError:
+        raise StoreError(f"{LOSSES_FILE} is missing") from None
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{LOSSES_FILE} is unreadable ({one_line(e)})") from None
+    if found[0] != (len(planned), n):
+        raise StoreError(f"{LOSSES_FILE} has shape {found[0]}, expected {(len(planned), n)}")
+
+
+def list_studies(root: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every subfolder of ``root`` that looks like a study, for the app's start page.
+
+    Each entry: path, name, dataset, models, runs (readable runs, all models), checkpoints (C
+    viewable for every model: the smallest per-model common count), status, problem (None, or
+    why the folder or some of its runs cannot be read). Unreadable studies get status
+    "unreadable". Never raises.
+    """
+    folder = Path(root)
+    try:
+        candidates = [p for p in _subdirs(folder) if _looks_like_study(p)]
+    except OSError:
+        return []
+    return [_summary(p) for p in candidates]
+
+
+def _looks_like_study(path: Path) -> bool:
+    """A study, a half-created one, or a folder of runs whose study.json is lost."""
+    return any((path / name).exists() for name in (STUDY_FILE, CREATING_MARKER, MODELS_DIR))
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    """One row of :func:`list_studies`."""
+    entry: dict[str, Any] = {"path": str(path), "name": path.name, "dataset": None, "models": [],
+                             "runs": 0, "checkpoints": 0, "status": "unreadable", "problem": None}
+    try:
+        study = Study.open(path)
+        by_model, problems = study._scan()
+        counts = [common_count(_default_runs(runs)) for runs in by_model.values()]
+        entry.update(dataset=study.dataset, models=sorted(by_model), status=_aggregate_status(by_model),
+                     runs=sum(len(v) for v in by_model.values()),
+                     checkpoints=min(counts) if counts else 0,
+                     problem="; ".join(problems) or None)
+    except Exception as e:  # why: the start page must list every folder, whatever is wrong with it
+        entry["problem"] = one_line(e) if isinstance(e, StoreError) else f"{type(e).__name__}: {one_line(e)}"
+    return entry

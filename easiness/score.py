@@ -1,0 +1,175 @@
+"""``python -m easiness.score``: train M runs of each model and record every example's loss.
+
+With no arguments it runs the ``demo`` preset: the built-in synthetic dataset, two small CNNs,
+4 runs each, into ``runs/synthetic``. Bad input ends with one line on stderr and exit status 2;
+an interrupted study continues from its last checkpoint when the same command runs again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from easiness import config as cfg
+from easiness.errors import EasinessError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m easiness.score", description=__doc__.splitlines()[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--preset", default="demo", help=f"starting configuration: {', '.join(cfg.PRESETS)}")
+    p.add_argument("--dataset", help="synthetic | folder:PATH (dir or .tar.gz) | tfds:NAME | npz:PATH")
+    p.add_argument("--model", dest="models", action="extend", nargs="+", metavar="NAME",
+                   help="model zoo names (several: --model A B or --model A --model B)")
+    p.add_argument("--runs", type=int, help="M, independent runs per model")
+    p.add_argument("--epochs", type=int, help="training epochs per run")
+    p.add_argument("--per-class", type=int, help="class-balanced subset: training examples per class")
+    p.add_argument("--out", help="study folder (default: runs/<dataset>)")
+    p.add_argument("--batch-size", type=int, help="examples per update")
+    p.add_argument("--lr", type=float, help="initial learning rate")
+    p.add_argument("--score-every", type=int, help="updates between checkpoints (0 = every epoch)")
+    p.add_argument("--score-augment", action="store_true", default=None,
+                   help="score with training augmentation (default: clean images)")
+    p.add_argument("--score-batch-size", type=int, help="examples per scoring batch")
+    p.add_argument("--seed", type=int, help="base seed; run m uses seed + m")
+    p.add_argument("--loss-dtype", choices=("float32", "float16"), help="storage of the loss arrays")
+    p.add_argument("--image-size", type=int, help="resize folder images to this side")
+    p.add_argument("--data-dir", help="tfds data_dir (ImageNet: where the manual download lies)")
+    p.add_argument("--cpu-devices", type=int, default=0,
+                   help="split the CPU into N logical devices and mirror over them (testing)")
+    p.add_argument("--keep-state", action="store_true", help="keep each finished run's weights")
+    p.add_argument("--list", action="store_true", help="list presets and models, then exit")
+    return p
+
+
+def resolve_config(args: argparse.Namespace) -> cfg.Config:
+    """The preset named by --preset with the flags given on the command line applied."""
+    base = cfg.preset(args.preset).config
+    overrides = {"dataset": args.dataset, "models": tuple(args.models) if args.models else None,
+                 "runs": args.runs, "epochs": args.epochs, "per_class": args.per_class,
+                 "batch_size": args.batch_size, "lr": args.lr, "score_every": args.score_every,
+                 "score_augment": args.score_augment, "score_batch_size": args.score_batch_size,
+                 "seed": args.seed, "loss_dtype": args.loss_dtype, "image_size": args.image_size}
+    return cfg.with_overrides(base, overrides)
+
+
+def default_out(config: cfg.Config) -> Path:
+    """runs/<dataset slug>[-pc<K>], e.g. runs/synthetic or runs/cifar10-jpeg-pc500."""
+    spec = config.dataset.split(":", 1)[-1]
+    stem = Path(spec).name or spec
+    for suffix in (".tar.gz", ".tgz", ".tar", ".npz"):
+        stem = stem.removesuffix(suffix)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-") or "study"
+    return Path("runs") / (slug + (f"-pc{config.per_class}" if config.per_class else ""))
+
+
+def list_choices() -> str:
+    import models
+
+    lines = ["presets:"]
+    lines += [f"  {name:15s} {p.description}\n  {'':15s} {p.command}  ({p.expected})" for name, p in cfg.PRESETS.items()]
+    lines += ["models:", "  " + " ".join(models.names()),
+              "  and shapes wrn{depth}_{width}, densenet_bc{depth}_k{growth}, resnext{depth}_{cardinality}x{width}d"]
+    return "\n".join(lines)
+
+
+def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu_devices: int = 0,
+              keep_state: bool = False, log=print) -> Path:
+    """Load the data, open (or resume) the study at ``out`` and train every missing run."""
+    import models  # the model zoo imports keras, hence TensorFlow
+    from easiness import data, train
+
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")  # each run compiles its own steps; retracing notices are noise here
+    if cpu_devices > 1:
+        train.configure_cpu_devices(cpu_devices)
+    for name in config.models:
+        models.family(name)  # validates the name before any data is loaded
+    dataset = data.load(config.dataset, per_class=config.per_class, seed=config.seed,
+                        image_size=config.image_size, data_dir=data_dir)
+    test_n = 0 if dataset.test is None else len(dataset.test.ids)
+    log(f"dataset {dataset.name}: {len(dataset.train.ids)} training and {test_n} test examples, "
+        f"{len(dataset.class_names)} classes")
+    writer = _open_study(out, dataset, data)
+    strategy = train.make_strategy()
+    log(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s); study {out}")
+    plan = train.plan_checkpoints(config, len(dataset.train.ids))
+    for model in config.models:
+        for m in range(config.runs):
+            _train_one(writer, config, model=model, index=m, plan=plan, dataset=dataset, strategy=strategy,
+                       keep_state=keep_state, log=log)
+    return out
+
+
+def _open_study(out: Path, dataset, data):
+    from easiness import store
+
+    return store.create_study(out, dataset=dataset.name, fingerprint=data.fingerprint(dataset),
+                              ids=dataset.train.ids, labels=dataset.train.labels,
+                              class_names=dataset.class_names, images=dataset.train.images,
+                              extras=dataset.extras)
+
+
+def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strategy, keep_state, log) -> None:
+    from easiness import train
+
+    run = writer.run(model, index, config=config.run_config(model), seed=config.seed + index, planned=plan,
+                     dtype=config.loss_dtype, provenance=_provenance())
+    if run.status == "done":
+        log(f"{model} run {index}: already done, skipped")
+        return
+    if run.done:
+        log(f"{model} run {index}: resuming after checkpoint {run.done}/{len(plan)}")
+    started = time.perf_counter()
+    status = train.train_run(dataset=dataset, config=config, model_name=model, run=run, strategy=strategy,
+                             log=log, keep_state=keep_state)
+    log(f"{model} run {index}: {status} in {time.perf_counter() - started:.0f}s")
+
+
+def _provenance() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__, "argv": sys.argv[1:]}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a one-line usage error (2)
+        return int(exit_.code or 0)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        if args.list:
+            print(list_choices())
+            return 0
+        config = resolve_config(args)
+        out = Path(args.out) if args.out else default_out(config)
+        run_study(config, out=out, data_dir=args.data_dir, cpu_devices=args.cpu_devices, keep_state=args.keep_state)
+        from easiness import report, store
+
+        print(report.summary(store.Study.open(out)))
+        return 0
+    except EasinessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to continue from the last checkpoint", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

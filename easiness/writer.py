@@ -1,0 +1,404 @@
+"""Writing a study: :func:`create_study`, :class:`StudyWriter` and :class:`RunWriter`.
+
+One process writes one run folder (the chief alone under multi-worker training); nothing here
+locks. Every small file goes through :mod:`easiness.atomic`; a run's ``manifest.json`` is its
+commit point and ``study.json`` is the study's. Numpy only; no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import operator
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from easiness import atomic
+from easiness.layout import (
+    CREATING_MARKER, EXTRAS_DIR, IDS_FILE, IMAGES_FILE, LABELS_FILE, LOSS_DTYPES, LOSSES_FILE,
+    MANIFEST_FILE, MODELS_DIR, SCHEMA_VERSION, STATE_DIR, STUDY_FILE, StoreError, check_schema,
+    now_iso, one_line, read_json, run_dirname, validate_name,
+)
+
+
+def create_study(root: str | os.PathLike, *, dataset: str, fingerprint: str, ids: np.ndarray,
+                 labels: np.ndarray, class_names: Sequence[str], images: np.ndarray | None = None,
+                 extras: Mapping[str, np.ndarray] | None = None) -> "StudyWriter":
+    """Create the study folder ``root`` (new or empty), or reopen it for resuming.
+
+    ids/labels: ``[N]``; images: optional ``[N, H, W, C]`` uint8; extras: optional name ->
+    ``[N, ...]`` per-example ground truth. A folder already holding a study with the same
+    ``fingerprint`` is reopened without rewriting anything (the arrays given are then unused);
+    a different study, or a non-empty folder that is no study, is refused with nothing modified.
+    """
+    root = Path(root)
+    ids, labels = _check_ids_labels(ids, labels, class_names)
+    images = _check_images(images, len(ids))
+    extras = _check_extras(extras or {}, len(ids))
+    existing = _existing_study(root, dataset, fingerprint, len(ids))
+    if existing is not None:
+        return existing
+    _write_study(root, dataset=dataset, fingerprint=fingerprint, ids=ids, labels=labels,
+                 class_names=list(class_names), images=images, extras=extras)
+    return StudyWriter(root, dataset=dataset, fingerprint=fingerprint, n=len(ids))
+
+
+def _check_ids_labels(ids: Any, labels: Any, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """ids as a 1-D unicode array of unique strings, labels as int32 in [0, len(class_names))."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or len(ids) == 0:
+        raise StoreError(f"ids must be a non-empty 1-D array, got shape {ids.shape}")
+    ids = _as_unicode(ids)
+    if len(np.unique(ids)) != len(ids):
+        raise StoreError("ids are not unique; every training example needs its own id")
+    labels = np.asarray(labels)
+    if labels.shape != ids.shape or not np.issubdtype(labels.dtype, np.integer):
+        raise StoreError(f"labels must be integers of shape {ids.shape}, got {labels.dtype} {labels.shape}")
+    if not class_names or not all(isinstance(c, str) for c in class_names):
+        raise StoreError("class_names must be a non-empty list of strings")
+    if labels.min() < 0 or labels.max() >= len(class_names):
+        raise StoreError(f"labels must lie in [0, {len(class_names)}) for {len(class_names)} class names")
+    return ids, labels.astype(np.int32)
+
+
+def _as_unicode(ids: np.ndarray) -> np.ndarray:
+    """Ids as fixed-width unicode, loadable without pickle; bytes (as tfds yields) decoded as UTF-8
+    rather than turned into "b'...'" by ``astype(str)``."""
+    if ids.dtype.kind == "S":
+        return np.char.decode(ids, "utf-8")
+    if ids.dtype.kind == "O":
+        return np.array([x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in ids])
+    return ids.astype(str)
+
+
+def _check_images(images: Any, n: int) -> np.ndarray | None:
+    """Images as ``[N, H, W, C]`` uint8, or None."""
+    if images is None:
+        return None
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) != n or images.dtype != np.uint8:
+        raise StoreError(f"images must be uint8 [N={n}, H, W, C], got {images.dtype} {images.shape}")
+    return images
+
+
+def _check_extras(extras: Mapping[str, Any], n: int) -> dict[str, np.ndarray]:
+    """Extras as name -> ``[N, ...]`` arrays that can be saved without pickle."""
+    checked = {}
+    for name, value in extras.items():
+        validate_name(name, "extra")
+        array = np.asarray(value)
+        if array.ndim == 0 or len(array) != n or array.dtype == object:
+            raise StoreError(f"extra {name!r} must be a non-object array of length {n}, "
+                             f"got {array.dtype} {array.shape}")
+        checked[name] = array
+    return checked
+
+
+def _existing_study(root: Path, dataset: str, fingerprint: str, n: int) -> "StudyWriter | None":
+    """The writer of the study already in ``root`` if it is this one; None if ``root`` may be
+    (re)created; StoreError (nothing touched) otherwise."""
+    if not root.exists():
+        return None
+    if not root.is_dir():
+        raise StoreError(f"{root} is a file, not a folder; choose another --out")
+    if (root / STUDY_FILE).exists():
+        meta = read_json(root / STUDY_FILE, "study")
+        check_schema(meta, root / STUDY_FILE)
+        old_fp, old_ds = str(meta.get("fingerprint")), meta.get("dataset")
+        if old_fp != fingerprint:
+            raise StoreError(f"{root} holds a study of {old_ds} (fingerprint {old_fp[:12]}…), "
+                             f"not {dataset} ({fingerprint[:12]}…); choose another --out")
+        if meta.get("n") != n:
+            raise StoreError(f"{root} holds {meta.get('n')} examples under this fingerprint, "
+                             f"but {n} ids were given; the fingerprint does not match the ids")
+        (root / CREATING_MARKER).unlink(missing_ok=True)  # why: a kill may have left it after study.json
+        return StudyWriter(root, dataset=str(old_ds), fingerprint=fingerprint, n=n)
+    if any(root.iterdir()) and not (root / CREATING_MARKER).exists():
+        raise StoreError(f"{root} is not empty and holds no study; choose another --out")
+    return None
+
+
+def _write_study(root: Path, *, dataset: str, fingerprint: str, ids: np.ndarray,
+                 labels: np.ndarray, class_names: list[str], images: np.ndarray | None,
+                 extras: dict[str, np.ndarray]) -> None:
+    """Write the arrays, then study.json as the commit point, then drop the creating marker."""
+    root.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes_atomic(root / CREATING_MARKER, b"")
+    atomic.save_npy_atomic(root / IDS_FILE, ids)
+    atomic.save_npy_atomic(root / LABELS_FILE, labels)
+    if images is not None:
+        atomic.save_npy_atomic(root / IMAGES_FILE, images)
+    if extras:
+        (root / EXTRAS_DIR).mkdir(exist_ok=True)
+    for name, array in extras.items():
+        atomic.save_npy_atomic(root / EXTRAS_DIR / f"{name}.npy", array)
+    meta = {
+        "schema_version": SCHEMA_VERSION, "dataset": dataset, "fingerprint": fingerprint,
+        "n": len(ids), "num_classes": len(class_names), "class_names": class_names,
+        "images": images is not None, "extras": sorted(extras), "created": now_iso(),
+    }
+    atomic.write_json_atomic(root / STUDY_FILE, meta)
+    (root / CREATING_MARKER).unlink()
+    atomic.fsync_dir(root)
+
+
+class StudyWriter:
+    """A study open for writing runs (made by :func:`create_study`)."""
+
+    def __init__(self, root: Path, *, dataset: str, fingerprint: str, n: int) -> None:
+        self.root = Path(root)
+        self.dataset = dataset
+        self.fingerprint = fingerprint
+        self.n = n
+
+    def __repr__(self) -> str:
+        return f"StudyWriter({str(self.root)!r}, dataset={self.dataset!r}, n={self.n})"
+
+    def run(self, model: str, index: int, *, config: Mapping, seed: int,
+            planned: Sequence[Mapping], dtype: str = "float32",
+            provenance: Mapping | None = None) -> "RunWriter":
+        """Open run ``index`` of ``model``: create it, or reopen it for resuming.
+
+        planned: one ``{"epoch": float, "step": int}`` per row of ``losses.npy``. An existing
+        run is reopened only if its config, plan, seed and dtype equal these (rows of different
+        settings are never mixed); otherwise StoreError.
+        """
+        validate_name(model, "model")
+        index = operator.index(index)
+        if index < 0:
+            raise StoreError(f"run index must be >= 0, got {index}")
+        if dtype not in LOSS_DTYPES:
+            raise StoreError(f"losses dtype must be one of {', '.join(LOSS_DTYPES)}, got {dtype!r}")
+        wanted = {"config": _normalise_config(config), "planned": _normalise_plan(planned),
+                  "seed": operator.index(seed), "dtype": dtype}
+        path = self.root / MODELS_DIR / model / run_dirname(index)
+        if (path / MANIFEST_FILE).exists():
+            manifest = _reopen_manifest(path, wanted, self.fingerprint, self.n)
+        else:
+            manifest = self._new_manifest(model, index, wanted, provenance)
+            _create_run_folder(path, manifest, self.n)
+        return RunWriter(path, manifest, fresh_provenance=_provenance(provenance))
+
+    def _new_manifest(self, model: str, index: int, wanted: Mapping[str, Any],
+                      provenance: Mapping | None) -> dict[str, Any]:
+        """The first manifest of a new run: status "created", nothing committed."""
+        stamp = now_iso()
+        return {
+            "schema_version": SCHEMA_VERSION, "model": model, "run": index,
+            "seed": wanted["seed"], "status": "created", "reason": None,
+            "config": wanted["config"],
+            "dataset": {"name": self.dataset, "fingerprint": self.fingerprint, "n": self.n},
+            "planned": wanted["planned"], "checkpoints": [], "done": 0, "history": [],
+            "state": None, "dtype": wanted["dtype"], "provenance": _provenance(provenance),
+            "resumes": [], "created": stamp, "updated": stamp,
+        }
+
+
+def _normalise_config(config: Mapping) -> dict[str, Any]:
+    """The config as it will read back from JSON, so a resumed run compares like with like."""
+    try:
+        return json.loads(atomic.dumps(dict(config), allow_nan=False))
+    except (TypeError, ValueError) as e:
+        raise StoreError(f"config is not JSON-serialisable ({one_line(e)})") from None
+
+
+def _normalise_plan(planned: Sequence[Mapping]) -> list[dict[str, Any]]:
+    """The checkpoint plan as JSON-ready dicts with float epochs and strictly increasing steps."""
+    plan = []
+    for i, point in enumerate(planned):
+        try:
+            entry = {**json.loads(atomic.dumps(dict(point), allow_nan=False)),
+                     "epoch": float(point["epoch"]), "step": operator.index(point["step"])}
+        except (KeyError, TypeError, ValueError) as e:
+            raise StoreError(f"planned[{i}] must be {{'epoch': float, 'step': int}} ({one_line(e)})") from None
+        if plan and entry["step"] <= plan[-1]["step"]:
+            raise StoreError(f"planned steps must increase: planned[{i}] has step {entry['step']} "
+                             f"after {plan[-1]['step']}")
+        plan.append(entry)
+    if not plan:
+        raise StoreError("planned must list at least one checkpoint")
+    return plan
+
+
+def _reopen_manifest(path: Path, wanted: Mapping[str, Any], fingerprint: str, n: int) -> dict[str, Any]:
+    """The committed manifest of an existing run, if it was written with the same settings."""
+    manifest = read_json(path / MANIFEST_FILE, "run manifest")
+    check_schema(manifest, path / MANIFEST_FILE)
+    if manifest.get("dataset", {}).get("fingerprint") != fingerprint:
+        raise StoreError(f"{path} belongs to another dataset; choose another --out")
+    for key in ("config", "planned", "seed", "dtype"):
+        if manifest.get(key) != wanted[key]:
+            raise StoreError(f"{path} was started with a different {key}; resuming would mix "
+                             f"results (use another --out or delete the run)")
+    shape = (len(wanted["planned"]), n)
+    try:
+        found = atomic.read_npy_header(path / LOSSES_FILE)
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path / LOSSES_FILE} is unreadable ({one_line(e)}); delete the run") from None
+    if found != (shape, np.dtype(wanted["dtype"])):
+        raise StoreError(f"{path / LOSSES_FILE} has shape/dtype {found}, expected {shape} {wanted['dtype']}")
+    return manifest
+
+
+def _create_run_folder(path: Path, manifest: Mapping[str, Any], n: int) -> None:
+    """Preallocate losses.npy, make state/, then write the first manifest (the run's commit)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / STATE_DIR).mkdir(exist_ok=True)
+    atomic.preallocate_npy(path / LOSSES_FILE, (len(manifest["planned"]), n), np.dtype(manifest["dtype"]))
+    atomic.write_json_atomic(path / MANIFEST_FILE, manifest)
+
+
+@functools.lru_cache(maxsize=1)
+def _git_commit() -> str | None:
+    """The git commit of the code (the folder of this package), or None if unavailable."""
+    if shutil.which("git") is None:
+        return None
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=3, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = out.stdout.strip()
+    return commit if out.returncode == 0 and commit else None
+
+
+def _provenance(given: Mapping | None) -> dict[str, Any]:
+    """What the store knows about this process, overridden by what the caller passed."""
+    known = {
+        "python": platform.python_version(), "numpy": np.__version__,
+        "platform": platform.platform(), "hostname": socket.gethostname(),
+        "git_commit": _git_commit(),
+        "easiness": getattr(sys.modules.get("easiness"), "__version__", None),
+    }
+    return json.loads(atomic.dumps({**known, **dict(given or {})}))
+
+
+class RunWriter:
+    """One run's folder open for writing loss rows in place and committing them.
+
+    Deviation from the plain temp-file rule, on purpose: ``losses.npy`` ([planned, N], up to a
+    gigabyte) is preallocated once and rows are written in place, because copying the whole file
+    through temp+replace at every checkpoint would be far too slow. Safety comes from the
+    manifest instead: rows are only ever written at positions ``>= done`` (never committed ones),
+    they are flushed to disk before the manifest that lists them is atomically replaced, and
+    readers trust only the rows the manifest lists. A kill at any moment thus leaves the last
+    committed state readable; rows written after it are simply rewritten on resume.
+    """
+
+    def __init__(self, path: Path, manifest: dict[str, Any], *, fresh_provenance: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.model: str = manifest["model"]
+        self.index: int = int(manifest["run"])
+        self.seed: int = int(manifest["seed"])
+        self.manifest: dict[str, Any] = manifest
+        self.state_dir = self.path / STATE_DIR
+        self.state_dir.mkdir(exist_ok=True)
+        self._planned: list[dict[str, Any]] = manifest["planned"]
+        self._written: set[int] = set()
+        self._losses: np.memmap | None = None
+        if manifest["status"] != "created" and manifest["status"] != "done":
+            # why: record where and on what a resumed run continued; saved with the next commit
+            manifest.setdefault("resumes", []).append(
+                {"at": now_iso(), "done": manifest["done"], "provenance": fresh_provenance})
+
+    def __repr__(self) -> str:
+        return (f"RunWriter({self.model!r}, run={self.index}, "
+                f"done={self.done}/{len(self._planned)}, status={self.status!r})")
+
+    @property
+    def done(self) -> int:
+        """The number of committed checkpoints (rows ``< done`` are final)."""
+        return int(self.manifest["done"])
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """The committed per-epoch records."""
+        return list(self.manifest["history"])
+
+    @property
+    def status(self) -> str:
+        """"created", "running", "done" or "failed", as last committed."""
+        return str(self.manifest["status"])
+
+    @property
+    def planned(self) -> list[dict[str, Any]]:
+        """The checkpoint plan, one entry per row of losses.npy."""
+        return list(self._planned)
+
+    def write_row(self, k: int, losses: np.ndarray) -> None:
+        """Write the ``[N]`` losses of checkpoint ``k`` in place (visible once committed)."""
+        k = operator.index(k)
+        if k < self.done:
+            raise StoreError(f"checkpoint {k} of {self.path} is committed; committed rows are never rewritten")
+        if k >= len(self._planned):
+            raise StoreError(f"checkpoint {k} is beyond the plan of {len(self._planned)} checkpoints")
+        losses = np.asarray(losses)
+        n = self.manifest["dataset"]["n"]
+        if losses.shape != (n,):
+            raise StoreError(f"losses must have shape ({n},), got {losses.shape}")
+        self._memmap()[k] = losses
+        self._written.add(k)
+
+    def commit(self, *, done: int, history: Sequence[Mapping] | None = None,
+               state: str | None = None) -> None:
+        """Make rows ``< done`` final: flush them, then write the manifest (status "running").
+
+        history replaces the stored per-epoch records if given; state names the training-state
+        checkpoint matching these rows (kept as it was if None).
+        """
+        done = operator.index(done)
+        if not self.done <= done <= len(self._planned):
+            raise StoreError(f"done must lie in [{self.done}, {len(self._planned)}] "
+                             f"(it never goes backwards), got {done}")
+        missing = [k for k in range(self.done, done) if k not in self._written]
+        if missing:
+            raise StoreError(f"checkpoint {missing[0]} was never written; write_row before commit")
+        if self._losses is not None:
+            self._losses.flush()  # why: msync the rows to disk before the manifest lists them
+        changes: dict[str, Any] = {"status": "running", "reason": None, "done": done,
+                                   "checkpoints": self._planned[:done]}
+        if history is not None:
+            changes["history"] = json.loads(atomic.dumps([dict(h) for h in history]))
+        if state is not None:
+            changes["state"] = str(state)
+        self._write_manifest(changes)
+        self._written = {k for k in self._written if k >= done}
+
+    def finish(self) -> None:
+        """Mark the run done; every planned checkpoint must be committed."""
+        if self.done != len(self._planned):
+            raise StoreError(f"cannot finish {self.path}: {self.done} of {len(self._planned)} "
+                             f"checkpoints committed")
+        self._write_manifest({"status": "done", "reason": None})
+        self.close()
+
+    def fail(self, reason: str) -> None:
+        """Mark the run failed with a one-line ``reason``; committed rows stay readable."""
+        self._write_manifest({"status": "failed", "reason": one_line(reason)})
+        self.close()
+
+    def close(self) -> None:
+        """Release the memory map of losses.npy (reopened by the next write_row)."""
+        if self._losses is not None:
+            self._losses.flush()
+            self._losses = None
+
+    def _memmap(self) -> np.memmap:
+        """losses.npy mapped read-write, opened on first use."""
+        if self._losses is None:
+            self._losses = np.load(self.path / LOSSES_FILE, mmap_mode="r+")
+        return self._losses
+
+    def _write_manifest(self, changes: Mapping[str, Any]) -> None:
+        """Atomically replace manifest.json with the current one updated by ``changes``."""
+        manifest = {**self.manifest, **changes, "updated": now_iso()}
+        atomic.write_json_atomic(self.path / MANIFEST_FILE, manifest)
+        self.manifest = manifest

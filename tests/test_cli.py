@@ -1,0 +1,90 @@
+"""`python -m easiness.score`: the public surface, bad input, resume and the summary."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from easiness import Study, metrics, score
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = "synthetic:classes=3,per_class=32,test_per_class=8,seed=1"
+FAST = ["--runs", "2", "--epochs", "2", "--batch-size", "16", "--score-batch-size", "48"]
+
+
+def run_cli(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "easiness.score", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--model", "nosuchnet"], "unknown model 'nosuchnet'; choose one of alexnet"),
+    (["--dataset", "ftp:cifar"], "synthetic"),
+    (["--runs", "0"], "--runs must be an integer from 1"),
+    (["--epochs", "-1"], "--epochs must be an integer from 1"),
+    (["--per-class", "0"], "--per-class must be an integer from 1"),
+    (["--preset", "huge"], "unknown preset 'huge'; choose one of"),
+    (["--dataset", "folder:does/not/exist"], "does/not/exist"),
+    (["--model", "wrn11_1"], "invalid model 'wrn11_1'"),
+    (["--runs", "many"], "invalid int value"),
+])
+def test_bad_input_is_one_line_and_exit_status_2(tmp_path, capsys, args, message):
+    code = score.main([*args, "--out", str(tmp_path / "study")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    assert message in err
+    assert not (tmp_path / "study").exists()
+
+
+def test_per_class_larger_than_a_class_is_refused(tmp_path, capsys):
+    code = score.main(["--dataset", TINY, "--per-class", "1000", "--out", str(tmp_path / "s")])
+    assert code == 2 and "1000" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_score_end_to_end_resume_and_refuse_other_dataset(tmp_path):
+    out = tmp_path / "study"
+    done = run_cli("--dataset", TINY, "--model", "wrn10_1", "--model", "densenet_bc40_k12", *FAST, "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "matching rate of easy / hard sets between models (chance 0.10)" in done.stdout
+    assert "majority mode" in done.stdout and "flipped label" in done.stdout
+
+    study = Study.open(out)
+    assert study.models == ["densenet_bc40_k12", "wrn10_1"] and study.status == "done"
+    losses = study.losses("wrn10_1")
+    assert losses.shape == (2, 2, 96) and len(study.checkpoints("wrn10_1")) == 2
+    e = metrics.easiness(losses, checkpoint=-1)
+    easy, hard = metrics.easy_hard(e, fraction=0.1)
+    assert len(easy) == len(hard) == 10 and e[easy].max() <= e[hard].min()
+    assert study.ids[0].startswith("train/") and study.class_names == ["disc", "square", "triangle"]
+
+    before = snapshot(out)
+    again = run_cli("--dataset", TINY, "--model", "wrn10_1", "densenet_bc40_k12", *FAST, "--out", str(out))
+    assert again.returncode == 0 and again.stdout.count("already done, skipped") == 4
+    assert snapshot(out) == before  # a finished study is not touched
+
+    other = run_cli("--dataset", TINY.replace("seed=1", "seed=2"), "--model", "wrn10_1", *FAST, "--out", str(out))
+    assert other.returncode == 2 and "holds a study of" in other.stderr
+    assert "Traceback" not in other.stderr and snapshot(out) == before
+
+
+@pytest.mark.slow
+def test_mirrored_cli_over_two_logical_cpus(tmp_path):
+    out = tmp_path / "mirrored"
+    done = run_cli("--dataset", TINY, "--model", "wrn10_1", "--runs", "1", "--epochs", "1", "--batch-size", "16",
+                   "--score-batch-size", "13", "--cpu-devices", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "MirroredStrategy over 2 replica(s)" in done.stdout
+    losses = np.asarray(Study.open(out).losses("wrn10_1"))
+    assert losses.shape == (1, 1, 96) and np.isfinite(losses).all()
