@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Sequence
 
 from easiness import config as cfg
 from easiness.errors import EasinessError
+from easiness.status import StatusFile
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="tfds data_dir (ImageNet: where the manual download lies)")
     p.add_argument("--cpu-devices", type=int, default=0,
                    help="split the CPU into N logical devices and mirror over them (testing)")
+    p.add_argument("--status-file", help="keep a JSON progress file here (for the app and scripts)")
     p.add_argument("--keep-state", action="store_true", help="keep each finished run's weights")
     p.add_argument("--list", action="store_true", help="list presets and models, then exit")
     return p
@@ -86,7 +89,7 @@ def list_choices() -> str:
 
 
 def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu_devices: int = 0,
-              keep_state: bool = False, log=print) -> Path:
+              keep_state: bool = False, log=print, status: StatusFile | None = None) -> Path:
     """Load the data, open (or resume) the study at ``out`` and train every missing run."""
     import models  # the model zoo imports keras, hence TensorFlow
     from easiness import data, train
@@ -107,10 +110,12 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     strategy = train.make_strategy()
     log(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s); study {out}")
     plan = train.plan_checkpoints(config, len(dataset.train.ids))
+    status = status or StatusFile(None)
+    status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
     for model in config.models:
         for m in range(config.runs):
             _train_one(writer, config, model=model, index=m, plan=plan, dataset=dataset, strategy=strategy,
-                       keep_state=keep_state, log=log)
+                       keep_state=keep_state, log=log, status=status)
     return out
 
 
@@ -123,20 +128,30 @@ def _open_study(out: Path, dataset, data):
                               extras=dataset.extras)
 
 
-def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strategy, keep_state, log) -> None:
+def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strategy, keep_state, log,
+               status: StatusFile) -> None:
     from easiness import train
 
     run = writer.run(model, index, config=config.run_config(model), seed=config.seed + index, planned=plan,
                      dtype=config.loss_dtype, provenance=_provenance())
     if run.status == "done":
         log(f"{model} run {index}: already done, skipped")
+        status.update(done=status.data["done"] + config.epochs)
         return
-    if run.done:
-        log(f"{model} run {index}: resuming after checkpoint {run.done}/{len(plan)}")
+    if run.history:
+        log(f"{model} run {index}: resuming after epoch {len(run.history)}/{config.epochs}")
+        status.update(done=status.data["done"] + len(run.history))
     started = time.perf_counter()
-    status = train.train_run(dataset=dataset, config=config, model_name=model, run=run, strategy=strategy,
-                             log=log, keep_state=keep_state)
-    log(f"{model} run {index}: {status} in {time.perf_counter() - started:.0f}s")
+
+    def on_epoch(record: dict) -> None:
+        status.advance(f"{model} run {index}: epoch {record['epoch']}/{config.epochs}, "
+                       f"test accuracy {record.get('test_accuracy')}")
+
+    result = train.train_run(dataset=dataset, config=config, model_name=model, run=run, strategy=strategy,
+                             log=log, keep_state=keep_state, on_epoch=on_epoch)
+    if result != "done":  # a failed run skips its remaining epochs
+        status.update(done=status.data["done"] + config.epochs - len(run.history))
+    log(f"{model} run {index}: {result} in {time.perf_counter() - started:.0f}s")
 
 
 def _provenance() -> dict:
@@ -158,15 +173,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         config = resolve_config(args)
         out = Path(args.out) if args.out else default_out(config)
-        run_study(config, out=out, data_dir=args.data_dir, cpu_devices=args.cpu_devices, keep_state=args.keep_state)
-        from easiness import report, store
-
-        print(report.summary(store.Study.open(out)))
-        return 0
+        _interrupt_on_sigterm()
+        status = StatusFile(args.status_file, out=str(out), command=["easiness.score", *(argv or sys.argv[1:])])
+        return _run_and_report(config, out, args, status)
     except EasinessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+
+
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (the app's Cancel) like Ctrl-C: the status file then says "cancelled"."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, status: StatusFile) -> int:
+    """Run the study, print the summary and keep the status file's final state true."""
+    try:
+        run_study(config, out=out, data_dir=args.data_dir, cpu_devices=args.cpu_devices,
+                  keep_state=args.keep_state, status=status)
+        from easiness import report, store
+
+        print(report.summary(store.Study.open(out)))
+        status.update(state="done", message="finished")
+        return 0
+    except EasinessError as err:
+        status.update(state="failed", message=str(err))
+        raise
     except KeyboardInterrupt:
+        status.update(state="cancelled", message="interrupted")
         print("interrupted: run the same command again to continue from the last checkpoint", file=sys.stderr)
         return 130
 

@@ -214,10 +214,12 @@ class RunContext:
 
 def train_run(*, dataset: data.Dataset, config: Config, model_name: str, run: RunWriter,
               strategy: tf.distribute.Strategy, log: Log = print, interactive: bool | None = None,
-              keep_state: bool = False, build_model: Callable[[], keras.Model] | None = None) -> str:
+              keep_state: bool = False, build_model: Callable[[], keras.Model] | None = None,
+              on_epoch: Callable[[dict], None] | None = None) -> str:
     """Train and score one run; return its final status ("done" or "failed").
 
-    ``build_model`` replaces the zoo lookup (tests use it for tiny models).
+    ``build_model`` replaces the zoo lookup (tests use it for tiny models); ``on_epoch`` is
+    called with each committed epoch record (progress reporting).
     """
     ctx = _setup(dataset=dataset, config=config, model_name=model_name, run=run, strategy=strategy,
                  build_model=build_model)
@@ -231,6 +233,8 @@ def train_run(*, dataset: data.Dataset, config: Config, model_name: str, run: Ru
             history.append(record)
             progress.end(epoch, config.epochs, record)
             _commit_epoch(ctx, run=run, epoch=epoch, plan=plan, history=history)
+            if on_epoch is not None:
+                on_epoch(record)
     except Diverged as err:
         run.fail(str(err))
         log(f"{model_name} run {run.index} stopped: {err}")

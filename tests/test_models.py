@@ -119,10 +119,30 @@ def test_shape_form_of_a_preset_equals_the_preset():
     assert [layer.name for layer in preset.layers] == [layer.name for layer in generic.layers]
 
 
-def test_resnext_uses_grouped_convolutions():
+def test_resnext_uses_grouped_convolutions(monkeypatch):
+    monkeypatch.setenv("EASINESS_GROUPED_CONV", "native")
     model = models.build("resnext11_2x16d", num_classes=10, input_shape=CIFAR_INPUT)
     assert model.get_layer("stage1_block1_conv2").groups == 2
     assert model.get_layer("stage3_block1_conv2").filters == 2 * 16 * 4  # C * w * 2^stage
+
+
+def test_split_grouped_conv_computes_the_native_function(monkeypatch):
+    """The CPU form (one conv per group) equals Conv2D(groups=g) with the same weights."""
+    built = {}
+    for mode in ("native", "split"):
+        monkeypatch.setenv("EASINESS_GROUPED_CONV", mode)
+        built[mode] = models.build("resnext11_2x16d", num_classes=10, input_shape=(8, 8, 3))
+    native, split = built["native"], built["split"]
+    assert trainable_params(native) == trainable_params(split)
+    for layer in native.layers:
+        if isinstance(layer, keras.layers.Conv2D) and layer.groups > 1:
+            kernel = layer.get_weights()[0]  # [k, k, in/g, out]
+            for i, chunk in enumerate(np.split(kernel, layer.groups, axis=-1)):
+                split.get_layer(f"{layer.name}_g{i + 1}").set_weights([chunk])
+        elif layer.weights and not isinstance(layer, keras.layers.InputLayer):
+            split.get_layer(layer.name).set_weights(layer.get_weights())
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(split(x, training=False), native(x, training=False), rtol=1e-4, atol=1e-4)
 
 
 def test_imagenet_forward_one_image():

@@ -1,0 +1,51 @@
+"""The progress file of a long job, written atomically so a reader never sees half of it.
+
+``python -m easiness.score --status-file PATH`` (and the ablation CLI) keep PATH up to date:
+state, progress in epochs, the last message. The app reads it to show jobs that run as
+separate processes; pure Python, no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from easiness.atomic import write_json_atomic
+
+STATES = ("starting", "running", "done", "failed", "cancelled")
+
+
+class StatusFile:
+    """Accumulates a job's status and rewrites ``path`` atomically on every update."""
+
+    def __init__(self, path: str | os.PathLike | None, *, total: int = 0, **fields: Any):
+        self.path = Path(path) if path else None
+        now = time.time()
+        self.data: dict[str, Any] = {"state": "starting", "pid": os.getpid(), "started": now, "updated": now,
+                                     "done": 0, "total": total, "progress": 0.0, "message": "", **fields}
+        self._write()
+
+    def update(self, **fields: Any) -> None:
+        self.data.update(fields, updated=time.time())
+        total = self.data.get("total") or 0
+        self.data["progress"] = min(1.0, self.data["done"] / total) if total else 0.0
+        self._write()
+
+    def advance(self, message: str) -> None:
+        """One unit of work (an epoch) finished."""
+        self.update(state="running", done=self.data["done"] + 1, message=message)
+
+    def _write(self) -> None:
+        if self.path is not None:
+            write_json_atomic(self.path, self.data)
+
+
+def read_status(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The last status written at ``path``, or None if there is none (or it is unreadable)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
