@@ -29,9 +29,9 @@ class Config:
     """Everything that defines a study. Units are in the comments."""
 
     dataset: str = "synthetic"  # dataset spec, see easiness.data.load
-    models: tuple[str, ...] = ("wrn10_1", "densenet_bc40_k12")  # model zoo names
+    models: tuple[str, ...] = ("wrn10_1", "densenet_bc22_k12")  # model zoo names
     runs: int = 4  # M, independent runs per model (the paper uses 10)
-    epochs: int = 4  # passes over the training set
+    epochs: int = 3  # passes over the training set
     per_class: int | None = None  # class-balanced subset: examples per class (None = all)
     batch_size: int = 128  # examples per update, across all replicas
     lr: float = 0.1  # initial learning rate of momentum SGD (paper)

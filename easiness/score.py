@@ -29,9 +29,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m easiness.score", description=__doc__.splitlines()[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--preset", default="demo", help=f"starting configuration: {', '.join(cfg.PRESETS)}")
+    p = _Parser(prog="python -m easiness.score",
+                description="Train M runs of each model and record every training example's loss at "
+                            "checkpoints; then print easiness, easy/hard sets and matching rates.",
+                epilog="Options left unset take the preset's value; --list shows the presets and models.")
+    p.add_argument("--preset", default="demo", help=f"starting configuration: {', '.join(cfg.PRESETS)} (default demo)")
     p.add_argument("--dataset", help="synthetic | folder:PATH (dir or .tar.gz) | tfds:NAME | npz:PATH")
     p.add_argument("--model", dest="models", action="extend", nargs="+", metavar="NAME",
                    help="model zoo names (several: --model A B or --model A --model B)")

@@ -173,7 +173,8 @@ def _host(strategy: tf.distribute.Strategy, value) -> np.ndarray:
 
 
 class Progress:
-    """A progress bar per epoch on a terminal; one line per epoch otherwise (keras verbose=2 style)."""
+    """One progress bar per run on a terminal, over all its updates; one line per epoch otherwise
+    (keras ``verbose=2`` style, for logs and the app's job files)."""
 
     def __init__(self, log: Log, *, label: str, steps: int, interactive: bool | None = None):
         self.log, self.label, self.steps = log, label, steps
@@ -181,19 +182,24 @@ class Progress:
         self._bar = None
 
     def start(self, epoch: int, epochs: int) -> None:
-        if self.interactive:
-            print(f"{self.label} epoch {epoch + 1}/{epochs}")
-            self._bar = keras.utils.Progbar(self.steps, unit_name="step")
+        if self.interactive and self._bar is None:
+            print(f"{self.label}: {epochs} epochs of {self.steps} updates")
+            self._bar = keras.utils.Progbar(self.steps * epochs, unit_name="update")
+        self._offset = epoch * self.steps
 
     def step(self, done: int, loss: float | None) -> None:
         if self._bar is not None:
-            self._bar.update(done, [("loss", loss)] if loss is not None else None)
+            self._bar.update(self._offset + done, [("loss", loss)] if loss is not None else None)
 
     def end(self, epoch: int, epochs: int, record: dict) -> None:
-        self._bar = None
-        self.log(f"{self.label} epoch {epoch + 1}/{epochs}  loss {record['fit_loss']:.3f}  "
-                 f"train acc {record['train_accuracy']:.3f}  test acc {_fmt(record.get('test_accuracy'))}  "
-                 f"lr {record['lr']:g}  {record['seconds']:.1f}s")
+        line = (f"{self.label} epoch {epoch + 1}/{epochs}  loss {record['fit_loss']:.3f}  "
+                f"train acc {_fmt(record['train_accuracy'])}  test acc {_fmt(record.get('test_accuracy'))}  "
+                f"lr {record['lr']:g}  {record['seconds']:.1f}s")
+        if self._bar is not None:
+            print()  # leave the bar's line before the epoch summary; the bar continues below
+            if epoch + 1 == epochs:
+                self._bar = None
+        self.log(line)
 
 
 def _fmt(value: float | None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -55,8 +56,12 @@ def test_per_class_larger_than_a_class_is_refused(tmp_path, capsys):
 @pytest.mark.slow
 def test_score_end_to_end_resume_and_refuse_other_dataset(tmp_path):
     out = tmp_path / "study"
-    done = run_cli("--dataset", TINY, "--model", "wrn10_1", "--model", "densenet_bc40_k12", *FAST, "--out", str(out))
+    status = tmp_path / "status.json"
+    done = run_cli("--dataset", TINY, "--model", "wrn10_1", "--model", "densenet_bc40_k12", *FAST, "--out", str(out),
+                   "--status-file", str(status))
     assert done.returncode == 0, done.stderr[-2000:]
+    final = json.loads(status.read_text())
+    assert final["state"] == "done" and final["done"] == final["total"] == 8
     assert "matching rate of easy / hard sets between models (chance 0.10)" in done.stdout
     assert "majority mode" in done.stdout and "flipped label" in done.stdout
 
@@ -88,3 +93,27 @@ def test_mirrored_cli_over_two_logical_cpus(tmp_path):
     assert "MirroredStrategy over 2 replica(s)" in done.stdout
     losses = np.asarray(Study.open(out).losses("wrn10_1"))
     assert losses.shape == (1, 1, 96) and np.isfinite(losses).all()
+
+
+def test_default_out_names_the_dataset_and_subset():
+    from easiness import config as cfg
+
+    assert score.default_out(cfg.Config()) == Path("runs/synthetic")
+    tar = cfg.Config(dataset="folder:../shared/datasets/cifar10-jpeg.tar.gz", per_class=500)
+    assert score.default_out(tar) == Path("runs/cifar10-jpeg-pc500")
+    assert score.default_out(cfg.Config(dataset="tfds:cifar10")) == Path("runs/cifar10")
+
+
+def test_status_file_tracks_progress_and_final_state(tmp_path):
+    from easiness.status import StatusFile, read_status
+
+    path = tmp_path / "status.json"
+    status = StatusFile(path, total=4, out="x")
+    assert read_status(path)["state"] == "starting"
+    status.advance("epoch 1")
+    status.advance("epoch 2")
+    seen = read_status(path)
+    assert seen["state"] == "running" and seen["done"] == 2 and seen["progress"] == pytest.approx(0.5)
+    status.update(state="done")
+    assert read_status(path)["state"] == "done" and read_status(tmp_path / "missing.json") is None
+    assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temp files left behind

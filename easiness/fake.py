@@ -1,0 +1,191 @@
+"""Fake studies written through the real study writer: fixtures for the app's tests and benchmark.
+
+The losses are random but shaped like real ones, so every page has something to show: each
+example has a latent difficulty (its class, an appearance mode as in :mod:`easiness.synthetic`,
+a flipped label for a few), every model sees that difficulty through its own noise and every run
+through a little more, and losses fall over the checkpoints for all but the flipped examples.
+Nothing here trains anything; numpy only, no TensorFlow.
+
+``python -m easiness.fake --preset cifar --out DIR`` writes a CIFAR-10-sized study (N = 50,000,
+3 models x 10 runs x 300 checkpoints); ``--preset imagenet`` an ImageNet-sized one (N = 1,281,167,
+10 runs x 200 checkpoints, float16, 8x8 thumbnails: about 5 GB per model). Rows are written with
+:meth:`RunWriter.write_row` and committed once per run, so writing is bound by the disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from easiness.store import create_study
+
+MODE_SHARES = (0.8, 0.1, 0.1)  # majority, two minority looks (as in easiness.synthetic)
+FLIP_SHARE = 0.03  # share of examples whose label is wrong
+_NOISE_POOL = 65_537  # extra noise values beyond N; row k reads a shifted window of the pool
+
+
+@dataclasses.dataclass(frozen=True)
+class FakeSpec:
+    """What to fake; units in the comments."""
+
+    n: int = 240  # training examples
+    classes: int = 4  # classes (names "class-0", ... unless class_names is given)
+    models: tuple[str, ...] = ("wrn16_4", "densenet_bc100_k12")  # model names (folder names)
+    runs: int = 3  # M, runs per model
+    checkpoints: int = 5  # C, one per epoch
+    dtype: str = "float32"  # losses dtype: float32 or float16
+    image_size: int | None = 8  # side of the stored square RGB images; None = no images
+    ground_truth: bool = True  # store "mode" and "flipped" extras like a synthetic study
+    done: int | None = None  # checkpoints committed per run (None = all, runs finished)
+    steps_per_epoch: int = 10  # updates per epoch, for the checkpoint plan
+    seed: int = 0  # everything is a pure function of the spec
+    class_names: tuple[str, ...] | None = None
+
+
+PRESETS: dict[str, FakeSpec] = {
+    "tiny": FakeSpec(),
+    "cifar": FakeSpec(n=50_000, classes=10, models=("wrn16_4", "densenet_bc100_k12", "resnext29_4x64d"),
+                      runs=10, checkpoints=300, image_size=32, steps_per_epoch=391,
+                      class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                                   "horse", "ship", "truck")),
+    "imagenet": FakeSpec(n=1_281_167, classes=1000, models=("resnet18", "resnet50"), runs=10,
+                         checkpoints=200, dtype="float16", image_size=8, ground_truth=False,
+                         steps_per_epoch=5005),
+}
+
+
+def write_fake_study(root: str | Path, spec: FakeSpec = FakeSpec()) -> Path:
+    """Write the study ``spec`` describes into the new (or empty) folder ``root``."""
+    root = Path(root)
+    rng = np.random.default_rng(spec.seed)
+    labels, mode, flipped = _examples(rng, spec)
+    names = list(spec.class_names or [f"class-{c}" for c in range(spec.classes)])
+    ids = np.char.add("ex-", np.arange(spec.n).astype(str))
+    extras = {"mode": mode, "flipped": flipped} if spec.ground_truth else None
+    images = _images(rng, spec, labels, mode) if spec.image_size else None
+    writer = create_study(root, dataset=f"fake:n={spec.n},classes={spec.classes}",
+                          fingerprint=_fingerprint(spec), ids=ids, labels=labels, class_names=names,
+                          images=images, extras=extras)
+    del images
+    difficulty = _difficulty(rng, spec, labels, mode, flipped)
+    noise = rng.standard_normal(spec.n + _NOISE_POOL, dtype=np.float32)
+    for m, model in enumerate(spec.models):
+        own = difficulty + 0.5 * rng.standard_normal(spec.n, dtype=np.float32)
+        for r in range(spec.runs):
+            _write_run(writer, spec, model, r, own, flipped, noise, seed=1000 * m + r)
+    return root
+
+
+def _examples(rng: np.random.Generator, spec: FakeSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels (balanced, shuffled), appearance modes and flipped flags, each ``[N]``."""
+    labels = rng.permutation(np.arange(spec.n) % spec.classes).astype(np.int32)
+    mode = rng.choice(len(MODE_SHARES), size=spec.n, p=MODE_SHARES).astype(np.int8)
+    flipped = rng.random(spec.n) < FLIP_SHARE
+    return labels, mode, flipped
+
+
+def _difficulty(rng: np.random.Generator, spec: FakeSpec, labels: np.ndarray, mode: np.ndarray,
+                flipped: np.ndarray) -> np.ndarray:
+    """Latent difficulty ``[N]`` float32: higher is harder; minority looks and flips are hard."""
+    by_class = rng.normal(0.0, 0.3, spec.classes).astype(np.float32)
+    by_mode = np.array([0.0, 1.2, 1.6], dtype=np.float32)
+    d = by_class[labels] + by_mode[mode] + 0.6 * rng.standard_normal(spec.n, dtype=np.float32)
+    d[flipped] += 4.0
+    return d
+
+
+def _write_run(writer, spec: FakeSpec, model: str, index: int, difficulty: np.ndarray,
+               flipped: np.ndarray, noise: np.ndarray, *, seed: int) -> None:
+    """One run: rows of ``ln(K) * exp(-speed * progress)`` plus noise, committed once."""
+    plan = [{"epoch": float(k + 1), "step": (k + 1) * spec.steps_per_epoch} for k in range(spec.checkpoints)]
+    run = writer.run(model, index, config={"model": model, "fake": dataclasses.asdict(spec)},
+                     seed=seed, planned=plan, dtype=spec.dtype, provenance={"generator": "easiness.fake"})
+    rng = np.random.default_rng(seed)
+    speed = np.exp(-(difficulty + 0.3 * rng.standard_normal(spec.n, dtype=np.float32)))
+    speed[flipped] *= -0.2  # flipped labels: the loss grows as training goes on
+    done = spec.checkpoints if spec.done is None else spec.done
+    chance = np.float32(np.log(spec.classes))
+    for k in range(done):
+        progress = np.float32(6.0 * (k + 1) / spec.checkpoints)
+        shift = (k * 7919 + seed * 104_729) % _NOISE_POOL
+        row = chance * np.exp(-speed * progress) + 0.05 * np.abs(noise[shift:shift + spec.n])
+        run.write_row(k, row.astype(spec.dtype))
+    run.commit(done=done, history=_history(rng, spec, done))
+    if done == spec.checkpoints:
+        run.finish()
+    run.close()
+
+
+def _history(rng: np.random.Generator, spec: FakeSpec, epochs: int) -> list[dict]:
+    """Per-epoch records shaped like the trainer's: accuracies rising towards a plateau."""
+    records = []
+    for e in range(1, epochs + 1):
+        level = 1 - np.exp(-4 * e / spec.checkpoints)
+        train, test = 0.98 * level, 0.9 * level
+        records.append({"epoch": e, "lr": 0.1, "fit_loss": float(2.3 * (1 - level) + 0.05),
+                        "train_accuracy": float(train + rng.normal(0, 0.005)),
+                        "test_accuracy": float(test + rng.normal(0, 0.01)),
+                        "test_loss": float(2.3 * (1 - 0.9 * level)), "seconds": 1.0})
+    return records
+
+
+def _images(rng: np.random.Generator, spec: FakeSpec, labels: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """``[N, S, S, 3]`` uint8: a blob in the class's hue (majority) or in grey (minority)."""
+    s = int(spec.image_size)
+    hue = np.linspace(0, 1, spec.classes, endpoint=False)
+    colours = (127 + 110 * np.stack([np.cos(2 * np.pi * (hue + t)) for t in (0, 1 / 3, 2 / 3)], 1))
+    yy, xx = np.mgrid[0:s, 0:s] / max(s - 1, 1)
+    blob = np.exp(-(((yy - 0.5) ** 2 + (xx - 0.5) ** 2) / 0.08))[..., None].astype(np.float32)
+    out = np.empty((spec.n, s, s, 3), dtype=np.uint8)
+    for start in range(0, spec.n, 8192):
+        sl = slice(start, min(start + 8192, spec.n))
+        colour = colours[labels[sl]].astype(np.float32)
+        colour[mode[sl] > 0] = 128.0
+        pixels = 30 + blob * colour[:, None, None, :] + rng.normal(0, 18, (len(colour), s, s, 3))
+        out[sl] = np.clip(pixels, 0, 255).astype(np.uint8)
+    return out
+
+
+def _fingerprint(spec: FakeSpec) -> str:
+    """A stable fingerprint of the fake dataset (the spec minus what only affects runs)."""
+    data = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("models", "runs", "done")}
+    return hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
+
+
+def disk_usage(root: str | Path) -> int:
+    """Bytes allocated on disk under ``root`` (sparse holes not counted)."""
+    return sum(p.stat().st_blocks * 512 for p in Path(root).rglob("*") if p.is_file())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m easiness.fake", description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    parser.add_argument("--out", required=True, help="new study folder")
+    parser.add_argument("--models", type=int, help="K models: the first K of the preset, padded with generic names")
+    parser.add_argument("--force", action="store_true", help="delete --out first if it exists")
+    args = parser.parse_args(argv)
+    spec = PRESETS[args.preset]
+    if args.models:
+        names = tuple(spec.models) + tuple(f"model{i}" for i in range(len(spec.models), args.models))
+        spec = dataclasses.replace(spec, models=names[:args.models])
+    out = Path(args.out)
+    if args.force and out.exists():
+        shutil.rmtree(out)
+    started = time.perf_counter()
+    write_fake_study(out, spec)
+    print(f"wrote {out}: N={spec.n}, {len(spec.models)} models x {spec.runs} runs x {spec.checkpoints} "
+          f"checkpoints ({spec.dtype}) in {time.perf_counter() - started:.0f}s, "
+          f"{disk_usage(out) / 2**30:.2f} GiB on disk")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

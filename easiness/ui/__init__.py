@@ -1,0 +1,13 @@
+"""The Streamlit app's library: everything the pages in ``pages/`` call (numpy, pandas, altair
+and streamlit only; never TensorFlow).
+
+- :mod:`easiness.ui.roots`: the runs root, the study listing, safe study names.
+- :mod:`easiness.ui.compute`: numpy views of a study (easy/hard sets, curves, matrices).
+- :mod:`easiness.ui.tables`: those views as small pandas tables, one row per chart mark.
+- :mod:`easiness.ui.charts`: Altair charts of the tables.
+- :mod:`easiness.ui.cache`: the cached loaders (studies by path, derived results per model and T).
+- :mod:`easiness.ui.urlstate`: widgets bound to the URL query parameters (shareable views).
+- :mod:`easiness.ui.controls`: the view-choosing widgets the pages share (study, model, T, ...).
+- :mod:`easiness.ui.sections`: the blocks a page is made of (grids, charts with their captions).
+- :mod:`easiness.ui.navigation`: the table of pages.
+"""
