@@ -91,8 +91,12 @@ def list_choices() -> str:
 
 
 def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu_devices: int = 0,
-              keep_state: bool = False, log=print, status: StatusFile | None = None) -> Path:
-    """Load the data, open (or resume) the study at ``out`` and train every missing run."""
+              keep_state: bool = False, log=print, status: StatusFile | None = None, dataset=None) -> Path:
+    """Load the data, open (or resume) the study at ``out`` and train every missing run.
+
+    ``dataset`` (an :class:`easiness.data.Dataset`) replaces loading ``config.dataset``, e.g. a
+    subset of another study's data (stepwise ablation); its name and fingerprint are stored.
+    """
     import models  # the model zoo imports keras, hence TensorFlow
     from easiness import data, train
 
@@ -103,8 +107,9 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
         train.configure_cpu_devices(cpu_devices)
     for name in config.models:
         models.family(name)  # validates the name before any data is loaded
-    dataset = data.load(config.dataset, per_class=config.per_class, seed=config.seed,
-                        image_size=config.image_size, data_dir=data_dir)
+    if dataset is None:
+        dataset = data.load(config.dataset, per_class=config.per_class, seed=config.seed,
+                            image_size=config.image_size, data_dir=data_dir)
     test_n = 0 if dataset.test is None else len(dataset.test.ids)
     log(f"dataset {dataset.name}: {len(dataset.train.ids)} training and {test_n} test examples, "
         f"{len(dataset.class_names)} classes")
