@@ -151,6 +151,8 @@ def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strat
     started = time.perf_counter()
 
     def on_epoch(record: dict) -> None:
+        if _TERMINATED:
+            raise KeyboardInterrupt
         status.advance(f"{model} run {index}: epoch {record['epoch']}/{config.epochs}, "
                        f"test accuracy {record.get('test_accuracy')}")
 
@@ -188,10 +190,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+_TERMINATED = []  # set by SIGTERM; checked again after every epoch
+
+
 def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM (the app's Cancel) like Ctrl-C: the status file then says "cancelled"."""
+    """Treat SIGTERM (the app's Cancel) like Ctrl-C: the status file then says "cancelled".
+
+    The handler raises at once; if TensorFlow code swallows that exception, the flag still stops
+    the job after the epoch in progress.
+    """
 
     def handler(signum, frame):
+        _TERMINATED.append(signum)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)

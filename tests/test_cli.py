@@ -117,3 +117,32 @@ def test_status_file_tracks_progress_and_final_state(tmp_path):
     status.update(state="done")
     assert read_status(path)["state"] == "done" and read_status(tmp_path / "missing.json") is None
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temp files left behind
+
+
+@pytest.mark.slow
+def test_sigterm_cancels_and_the_same_command_resumes(tmp_path):
+    import signal
+    import time
+
+    out, status = tmp_path / "study", tmp_path / "status.json"
+    args = ["-m", "easiness.score", "--dataset", "synthetic:classes=3,per_class=100,test_per_class=8,seed=1",
+            "--model", "wrn10_1", "--runs", "1", "--epochs", "8", "--batch-size", "16", "--out", str(out)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, *args, "--status-file", str(status)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and (json.loads(status.read_text()) if status.exists() else {}).get("done", 0) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "run the same command again" in err
+    assert json.loads(status.read_text())["state"] == "cancelled"
+    committed = len(Study.open(out).checkpoints("wrn10_1"))
+    assert 2 <= committed < 8
+
+    again = subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"resuming after epoch {committed}/8" in again.stdout
+    study = Study.open(out)
+    assert len(study.checkpoints("wrn10_1")) == 8 and study.status == "done"
+    assert [h["epoch"] for h in study.history("wrn10_1")[0]] == list(range(1, 9))
