@@ -72,10 +72,8 @@ class Ours:
     def epoch(self, seed: int) -> tuple[float, float]:
         """(training seconds, scoring seconds) of one epoch."""
         started = time.perf_counter()
-        total = 0.0
         for _, x, y in train_pipe(self.dataset, self.args.batch_size, seed):
-            loss, _ = self.steps.train(x, y)
-            total += 0  # the loss stays on the device, as in train_run
+            loss, _ = self.steps.train(x, y)  # the loss stays on the device, as in train_run
         float(loss)  # wait for the last step
         trained = time.perf_counter()
         losses, _ = train.score_split(self.steps, self.strategy, self.dataset.train, self.dataset,

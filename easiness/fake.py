@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import json
 import shutil
 import sys
 import time
@@ -158,6 +159,37 @@ def _fingerprint(spec: FakeSpec) -> str:
     """A stable fingerprint of the fake dataset (the spec minus what only affects runs)."""
     data = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("models", "runs", "done")}
     return hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
+
+
+def write_broken(root: str | Path, kind: str) -> Path:
+    """A folder under ``root`` that the app must list as unreadable (or with a problem), never
+    crash on. kind: one of :data:`BROKEN`."""
+    path = Path(root) / kind
+    if kind == "foreign":  # someone else's folder that happens to have a models/ subfolder
+        (path / "models" / "notes").mkdir(parents=True)
+        (path / "models" / "notes" / "readme.txt").write_text("not a study")
+        return path
+    if kind == "interrupted":  # creation killed before study.json: only the marker is there
+        path.mkdir(parents=True)
+        (path / ".easiness-creating").write_bytes(b"")
+        return path
+    write_fake_study(path, dataclasses.replace(PRESETS["tiny"], runs=2, checkpoints=3))
+    if kind == "corrupt":
+        (path / "study.json").write_text('{"schema_version": 1, "dataset": ')
+    elif kind == "future":
+        meta = json.loads((path / "study.json").read_text())
+        (path / "study.json").write_text(json.dumps({**meta, "schema_version": 99}))
+    elif kind == "half-run":  # one run killed before its first commit, another with a bad losses.npy
+        run = path / "models" / PRESETS["tiny"].models[0]
+        (run / "run-000" / "manifest.json").unlink()
+        with open(run / "run-001" / "losses.npy", "r+b") as f:
+            f.truncate(64)
+    else:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(BROKEN)}")
+    return path
+
+
+BROKEN = ("corrupt", "future", "half-run", "foreign", "interrupted")
 
 
 def disk_usage(root: str | Path) -> int:

@@ -1,6 +1,8 @@
 """The Streamlit app's library: everything the pages in ``pages/`` call (numpy, pandas, altair
 and streamlit only; never TensorFlow).
 
+Plumbing:
+
 - :mod:`easiness.ui.roots`: the runs root, the study listing, safe study names.
 - :mod:`easiness.ui.compute`: numpy views of a study (easy/hard sets, curves, matrices).
 - :mod:`easiness.ui.tables`: those views as small pandas tables, one row per chart mark.
@@ -8,6 +10,9 @@ and streamlit only; never TensorFlow).
 - :mod:`easiness.ui.cache`: the cached loaders (studies by path, derived results per model and T).
 - :mod:`easiness.ui.urlstate`: widgets bound to the URL query parameters (shareable views).
 - :mod:`easiness.ui.controls`: the view-choosing widgets the pages share (study, model, T, ...).
-- :mod:`easiness.ui.sections`: the blocks a page is made of (grids, charts with their captions).
-- :mod:`easiness.ui.navigation`: the table of pages.
+- :mod:`easiness.ui.navigation`: the table of pages and the frame around them.
+
+The blocks each page is made of: :mod:`~easiness.ui.start`, :mod:`~easiness.ui.job_views`,
+:mod:`~easiness.ui.training` (runs), :mod:`~easiness.ui.examples`, :mod:`~easiness.ui.averages`,
+:mod:`~easiness.ui.matching` and :mod:`~easiness.ui.truth` (ground truth).
 """

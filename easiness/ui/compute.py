@@ -19,8 +19,8 @@ import numpy as np
 
 from easiness import layout, metrics
 from easiness.store import Study
+from easiness.synthetic import MODE_NAMES
 
-GROUP_NAMES = ("majority look", "minority look 1", "minority look 2")  # synthetic modes 0, 1, 2
 FLIPPED = "flipped label"
 
 
@@ -29,20 +29,22 @@ def easiness_at(study: Study, model: str, k: int, *, run: int | None = None) -> 
     or one run's loss when ``run`` (a position in the model's runs) is given.
 
     Runs are summed one row at a time in float64, in run order, then divided by M: the same
-    operations, hence the same values, as :func:`easiness.metrics.easiness`.
+    operations, hence the same values, as :func:`easiness.metrics.easiness`. A NaN (a run that
+    diverged) becomes +inf, the hardest value, where the metrics would refuse it: the app shows
+    such a study rather than failing (the histogram's caption counts them).
     """
     stack = study.losses(model)
     m, c, n = stack.shape
     if not 0 <= k < c:
         raise ValueError(f"checkpoint {k} is out of range: {model} has {c} completed checkpoints")
     if run is not None:
-        return np.asarray(stack[run, k], dtype=np.float64)
-    total = np.zeros(n, dtype=np.float64)
-    for r in range(m):
-        total += stack[r, k]
-    values = total / m
-    if np.isnan(values).any():
-        raise ValueError(f"the losses of {model} at checkpoint {k + 1} contain NaN")
+        values = np.array(stack[run, k], dtype=np.float64)
+    else:
+        values = np.zeros(n, dtype=np.float64)
+        for r in range(m):
+            values += stack[r, k]
+        values /= m
+    values[np.isnan(values)] = np.inf
     return values
 
 
@@ -84,6 +86,21 @@ def ranked(values: np.ndarray, *, count: int, hardest: bool = False,
     key = -pool[picked] if hardest else pool[picked]
     picked = picked[np.lexsort((picked, key))]
     return picked if members is None else members[picked]
+
+
+def histogram(values: np.ndarray, *, bins: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Counts and edges of ``values``, on log-spaced bins when they span more than two decades
+    (losses pile up near zero late in training); the flag says which. Values below the first
+    log edge (zeros included) count in the first bin, infinite ones are left out."""
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    floor = max(high * 1e-6, 1e-12)
+    log = high > 0 and high / max(low, floor) > 100
+    if not log:
+        return (*metrics.histogram(finite if finite.size else np.zeros(1), bins=bins), False)
+    edges = np.geomspace(max(low, floor), high, bins + 1)
+    counts, _ = np.histogram(np.clip(finite, edges[0], edges[-1]), bins=edges)
+    return counts.astype(np.int64), edges, True
 
 
 def spread(count: int, points: int) -> list[int]:
@@ -183,7 +200,7 @@ def ground_truth_groups(extras: Mapping[str, np.ndarray]) -> tuple[np.ndarray, l
     if "mode" not in extras:
         return None
     mode = np.asarray(extras["mode"]).astype(np.int64)
-    names = [GROUP_NAMES[g] if g < len(GROUP_NAMES) else f"look {g}" for g in range(int(mode.max()) + 1)]
+    names = [f"{MODE_NAMES[g]} look" if g < len(MODE_NAMES) else f"look {g}" for g in range(int(mode.max()) + 1)]
     if "flipped" in extras:
         mode = np.where(np.asarray(extras["flipped"], dtype=bool), len(names), mode)
         names.append(FLIPPED)

@@ -48,9 +48,12 @@ def studies(root: Path) -> list[dict[str, Any]]:
     """:func:`easiness.store.list_studies` of ``root``, with a folder that resolves outside the
     root marked unreadable (so it can be listed but never opened)."""
     entries = list_studies(root)
+    prefix = str(root) + os.sep
     for entry in entries:
         if inside(root, entry["name"]) is None:
             entry.update(status="unreadable", problem="the folder resolves outside the runs root")
+        if entry["problem"]:  # paths relative to the root: shorter, and a shared view shows no server paths
+            entry["problem"] = entry["problem"].replace(prefix, "")
     return entries
 
 

@@ -1,0 +1,171 @@
+"""Server-side render time and memory of every app page on a CIFAR-10-sized and an ImageNet-sized study.
+
+    python benchmarks/bench_app.py [--keep DIR] [--only cifar|imagenet] [--json PATH]
+
+1. Builds the two fake studies with ``python -m easiness.fake`` (through the real study writer)
+   in a temporary folder, or in ``--keep DIR`` where they are reused on the next run:
+   cifar (N = 50,000, 3 models x 10 runs x 300 checkpoints, float32, 32x32 images, 1.8 GB) and
+   imagenet (N = 1,281,167, 2 models x 10 runs x 200 checkpoints, float16, 8x8 thumbnails,
+   10 GB; ``--imagenet-models 3`` for a third model, 15 GB).
+2. For each study, a fresh process opens every page with ``streamlit.testing.v1.AppTest`` as a
+   shared link would and times each server-side render, in wall and in CPU seconds (CPU time is
+   what to compare on a busy machine): ``first`` (nothing of this study cached yet; the process
+   has imported Altair already, as any earlier request would have), ``again`` (a rerun, caches
+   warm) and, for pages with a checkpoint slider, ``new T`` (the slider moved to a checkpoint not
+   yet seen). It reports the process's peak resident memory (``resource.getrusage``), which
+   includes Streamlit, pandas and Altair themselves.
+
+The targets (issue 3): every page <= 1 s on the CIFAR-sized study; <= 3 s with the app under
+2 GB resident on the ImageNet-sized one. This is a benchmark, not a timed test: numbers depend
+on the machine and on whether the study's files are in the page cache (``--drop-caches``, as
+root, empties it first to measure a cold open).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STUDIES = {"cifar": "cifar", "imagenet": "imagenet"}  # study folder -> easiness.fake preset
+# (page script, query parameters beyond the study, the slider to move for "new T")
+PAGES = [
+    ("pages/start.py", {}, None),
+    ("pages/runs.py", {}, None),
+    ("pages/examples.py", {"example": "ex-12345"}, "t"),
+    ("pages/averaged.py", {}, "t"),
+    ("pages/matching.py", {}, "t"),
+    ("pages/ground_truth.py", {}, None),
+    ("pages/jobs.py", {}, None),
+]
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--keep", help="build the studies here and keep them (reused when present)")
+    p.add_argument("--only", choices=sorted(STUDIES), help="benchmark one study")
+    p.add_argument("--imagenet-models", type=int, default=2, help="models in the ImageNet-sized study")
+    p.add_argument("--drop-caches", action="store_true", help="empty the page cache before each study (root)")
+    p.add_argument("--json", help="also write the results here")
+    p.add_argument("--render", nargs=2, metavar=("ROOT", "STUDY"), help=argparse.SUPPRESS)  # the child
+    return p.parse_args(argv)
+
+
+def build(root: Path, name: str, models: int) -> dict:
+    """Write the fake study ``name`` under ``root`` unless it is there; time and disk use."""
+    out = root / name
+    if (out / "study.json").exists():
+        return {"built_s": None, "note": "reused"}
+    command = [sys.executable, "-m", "easiness.fake", "--preset", STUDIES[name], "--out", str(out), "--force"]
+    if name == "imagenet":
+        command += ["--models", str(models)]
+    started = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return {"built_s": round(time.perf_counter() - started, 1)}
+
+
+def disk_gib(path: Path) -> float:
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file()) / 2**30
+
+
+def measure(root: Path, name: str) -> dict:
+    """Render every page in a fresh process (so its peak memory is the app's alone)."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        subprocess.run([sys.executable, __file__, "--render", str(root), name, "--json", out.name], cwd=REPO,
+                       check=True, env={**os.environ, "PYTHONPATH": str(REPO), "EASINESS_RUNS": str(root)})
+        return json.loads(Path(out.name).read_text())
+
+
+def render_all(root: str, name: str) -> dict:
+    """The child: every page, timed first, again and with a new T; then the peak RSS."""
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["EASINESS_RUNS"] = root
+    warm_up()
+    rows = []
+    for script, params, slider in PAGES:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        at.run()
+        at.switch_page(script)
+        at.query_params.update({"study": name, **params})
+        row = {"page": Path(script).stem}
+        row["first"], row["first cpu"] = timed(at)
+        row["again"], row["again cpu"] = timed(at)
+        row["new T"] = row["new T cpu"] = None
+        if slider:
+            widget = at.slider(key=slider)
+            widget.set_value(max(widget.min, widget.value // 2))
+            row["new T"], row["new T cpu"] = timed(at)
+        row["errors"] = [str(e.value)[:200] for e in at.exception]
+        rows.append(row)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {"pages": rows, "peak_rss_mib": round(peak)}
+
+
+def warm_up() -> None:
+    """What any earlier request would have paid once per server process: importing the chart
+    stack and loading Altair's schema (about half a second), so ``first`` times the view."""
+    import altair as alt
+    import pandas as pd
+
+    alt.Chart(pd.DataFrame({"x": [1]})).mark_point().encode(x="x:Q").to_dict()
+
+
+def timed(at) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (all threads of this process) of one render."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    at.run()
+    return round(time.perf_counter() - wall, 3), round(time.process_time() - cpu, 3)
+
+
+def drop_caches() -> None:
+    subprocess.run(["sync"], check=False)
+    Path("/proc/sys/vm/drop_caches").write_text("3\n")
+
+
+def report(results: dict) -> None:
+    for name, result in results.items():
+        built = f"built in {result['built_s']} s" if result["built_s"] is not None else "reused"
+        print(f"\n{name}: {result['disk_gib']:.2f} GiB on disk, {built}, app peak RSS {result['peak_rss_mib']} MiB")
+        print(f"  {'page':14s} {'first':>7s} {'again':>7s} {'new T':>7s}   "
+              f"{'(cpu':>6s} {'first':>6s} {'again':>6s} {'new T)':>7s}   wall and CPU seconds")
+        for row in result["pages"]:
+            wall = " ".join(_cell(row[k], 7) for k in ("first", "again", "new T"))
+            cpu = " ".join(_cell(row[f"{k} cpu"], 6) for k in ("first", "again", "new T"))
+            print(f"  {row['page']:14s} {wall}   {'':6s} {cpu}{'  ERROR ' + row['errors'][0] if row['errors'] else ''}")
+
+
+def _cell(value: float | None, width: int) -> str:
+    return f"{value:{width}.3f}" if value is not None else " " * width
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.render:
+        Path(args.json).write_text(json.dumps(render_all(*args.render)))
+        return 0
+    names = [args.only] if args.only else list(STUDIES)
+    with tempfile.TemporaryDirectory(prefix="bench_app_") as tmp:
+        root = Path(args.keep) if args.keep else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        results = {}
+        for name in names:
+            built = build(root, name, args.imagenet_models)
+            if args.drop_caches:
+                drop_caches()
+            results[name] = {**built, "disk_gib": round(disk_gib(root / name), 2), **measure(root, name)}
+    report(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0 if all(not r["errors"] for v in results.values() for r in v["pages"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

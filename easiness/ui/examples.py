@@ -1,0 +1,136 @@
+"""Blocks of the examples page: easiest and hardest examples as image grids (Fig. 1), the
+easiness histogram with the easy and hard cuts, the class mix of the sets, and one example's
+loss in every run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from easiness import images as imaging
+from easiness.store import Study
+from easiness.ui import cache, charts, tables, urlstate
+from easiness.ui.compute import ground_truth_groups
+from easiness.ui.controls import View
+
+SHOWN = 48  # examples per grid
+COLUMNS = 12  # tiles per mosaic row
+TILE = 72  # target tile side in pixels: 32-px images are enlarged 2x, 8-px thumbnails 9x
+MAX_CLASSES_CHARTED = 20
+
+
+def grids(study: Study, model: str, view: View) -> None:
+    """The easiest and the hardest examples at T, globally or in the chosen class."""
+    r = cache.ref(study, model)
+    values = cache.easiness(r, view.k)
+    scope = "all classes" if view.class_index is None else f"class {study.class_names[view.class_index]}"
+    for hardest, title in ((False, "Easiest"), (True, "Hardest")):
+        st.subheader(f"{title} {SHOWN} of {scope}")
+        shown = cache.ranking(r, view.k, view.class_index, SHOWN, hardest)
+        _grid(study, shown, values, key="hard" if hardest else "easy")
+
+
+def _grid(study: Study, shown: np.ndarray, values: np.ndarray, *, key: str) -> None:
+    """One mosaic image and its caption table; picking a row looks that example up below."""
+    caption = tables.examples(shown, ids=study.ids, labels=study.labels, class_names=study.class_names,
+                              values=values)
+    left, right = st.columns([3, 2])
+    if study.images is None:
+        left.info("This study stores no images: ids and labels only.")
+    else:
+        left.image(mosaic(study.images, shown), caption="rank order: left to right, top to bottom",
+                   output_format="PNG")
+    with right:
+        event = st.dataframe(caption, hide_index=True, height=300, key=f"grid-{key}", on_select="rerun",
+                             selection_mode="single-row",
+                             column_config={"rank": st.column_config.NumberColumn(width="small"),
+                                            "easiness": st.column_config.NumberColumn(format="%.4g", width="small")})
+        _follow_selection(event, caption, key)
+
+
+def mosaic(images: np.ndarray, shown: np.ndarray) -> np.ndarray:
+    """The ``shown`` images as one enlarged (or, for big images, thinned) mosaic array."""
+    order = np.argsort(shown)
+    tiles = np.empty((len(shown), *images.shape[1:]), dtype=np.uint8)
+    tiles[order] = np.asarray(images[shown[order]])  # rows read in ascending order
+    side = tiles.shape[1]
+    if side > TILE:
+        step = -(-side // TILE)
+        tiles = tiles[:, ::step, ::step]
+    if tiles.shape[-1] == 1:
+        tiles = np.repeat(tiles, 3, axis=-1)
+    return imaging.mosaic(tiles, columns=COLUMNS, pad=2, scale=max(1, TILE // tiles.shape[1]))
+
+
+def _follow_selection(event, caption: pd.DataFrame, key: str) -> None:
+    """When a row of a caption table is newly picked, make it the example looked up below."""
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    picked = str(caption["id"].iloc[rows[0]]) if rows else None
+    memory = f"_picked_{key}"
+    if picked and st.session_state.get(memory) != picked:
+        st.session_state["example"] = picked
+    st.session_state[memory] = picked
+
+
+def histogram(study: Study, model: str, view: View) -> None:
+    """Easiness histogram of all examples (or the class), with the easy and hard cuts."""
+    data = cache.histogram(cache.ref(study, model), view.k, view.class_index, view.fraction)
+    st.altair_chart(charts.histogram(data["bins"], data["easy"], data["hard"], log=data["log"]), width="stretch")
+    diverged = f" · {data['infinite']:,} with an infinite or NaN loss (hardest, not drawn)" if data["infinite"] else ""
+    st.caption(f"{data['n']:,} examples · easy set: easiness ≤ {data['easy']:.4g} · "
+               f"hard set: easiness ≥ {data['hard']:.4g} ({view.fraction:.0%} each){diverged}")
+
+
+def class_mix(study: Study, model: str, view: View) -> None:
+    """Which classes the (global) easy and hard sets are made of, against the whole dataset."""
+    frame = cache.class_mix(cache.ref(study, model), view.k, view.fraction)
+    if study.num_classes > MAX_CLASSES_CHARTED:
+        frame = _most_skewed(frame, MAX_CLASSES_CHARTED // 2)
+        st.caption(f"The {MAX_CLASSES_CHARTED} classes most over-represented in the easy or the hard set.")
+    st.altair_chart(charts.class_mix(frame), width="stretch")
+
+
+def _most_skewed(frame: pd.DataFrame, per_set: int) -> pd.DataFrame:
+    """Keep the ``per_set`` classes with the highest share ratio in each set."""
+    wide = frame.pivot(index="class", columns="set", values="share")
+    base = wide["all examples"].clip(lower=1e-12)
+    keep = {name for column in ("easy set", "hard set") for name in (wide[column] / base).nlargest(per_set).index}
+    return frame[frame["class"].isin(keep)]
+
+
+def example_detail(study: Study, model: str, view: View) -> None:
+    """One example (picked in a table or typed in): its image, label, easiness and loss curves."""
+    r = cache.ref(study, model)
+    example_id = urlstate.text("Example id", key="example", what="example id",
+                               placeholder="pick a row in a table above, or type an id",
+                               valid=lambda x: cache.find_example(r.path, r.token, x) is not None)
+    if not example_id:
+        return
+    index = cache.find_example(r.path, r.token, example_id)
+    if index is None:
+        st.warning(f"No example with id {example_id!r} in this study.")
+        return
+    left, right = st.columns([1, 3])
+    with left:
+        _example_card(study, r, view, index)
+    with right:
+        count = len(study.checkpoints(model))
+        losses = cache.example_losses(r, index, count)
+        epochs = [p["epoch"] for p in study.checkpoints(model)]
+        st.altair_chart(charts.loss_curve(tables.loss_curve(losses, epochs, r.runs)), width="stretch")
+
+
+def _example_card(study: Study, r: cache.Ref, view: View, index: int) -> None:
+    """The example's picture and facts at T."""
+    if study.images is not None:
+        st.image(imaging.mosaic(np.asarray(study.images[index:index + 1]), columns=1,
+                                scale=max(1, 160 // study.images.shape[1])), output_format="PNG")
+    values = cache.easiness(r, view.k)
+    rank = int(np.count_nonzero(values < values[index])) + 1
+    st.markdown(f"**{study.ids[index]}** · label **{study.class_names[int(study.labels[index])]}**  \n"
+                f"easiness at T: **{values[index]:.4g}** (rank {rank:,} of {study.n:,}, 1 = easiest)")
+    groups = ground_truth_groups(study.extras)
+    if groups is not None:
+        codes, names = groups
+        st.caption(f"ground truth: {names[int(codes[index])]}")

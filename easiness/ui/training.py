@@ -1,0 +1,63 @@
+"""Blocks of the runs page: how each run trained, and how it was configured."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from easiness.store import Study
+from easiness.ui import charts, tables
+
+
+def accuracy_chart(manifests: list[dict]) -> None:
+    """Train and test accuracy over epochs, one line per run and split (``manifests``: the
+    model's runs, from ``study.runs(model)``)."""
+    frame = tables.accuracy([m["history"] for m in manifests], [m["run"] for m in manifests])
+    if frame.empty:
+        st.info("No epoch has finished yet.")
+        return
+    st.altair_chart(charts.accuracy(frame), width="stretch")
+
+
+def runs_table(manifests: list[dict]) -> None:
+    """One row per run: seed, status, checkpoints, last accuracies."""
+    st.dataframe(tables.runs(manifests), hide_index=True, width="stretch",
+                 column_config={"train accuracy": st.column_config.NumberColumn(format="%.3f"),
+                                "test accuracy": st.column_config.NumberColumn(format="%.3f")})
+
+
+def models_summary(study: Study) -> None:
+    """Every model side by side: runs, checkpoints and final test accuracy (mean ± std)."""
+    rows = []
+    for model in study.models:
+        histories = study.history(model)
+        finals = [h[-1].get("test_accuracy") for h in histories if h]
+        finals = [a for a in finals if a is not None]
+        rows.append({"model": model, "runs": len(histories), "checkpoints": len(study.checkpoints(model)),
+                     "test accuracy": f"{np.mean(finals):.3f} ± {np.std(finals):.3f}" if finals else "n/a"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def config_and_provenance(study: Study, manifests: list[dict]) -> None:
+    """The resolved config and the provenance of the first run (and where other runs differ)."""
+    first = manifests[0]
+    left, right = st.columns(2)
+    with left.expander("Config (saved with every run)", expanded=True):
+        st.json(first.get("config", {}))
+    with right.expander("Provenance: versions, commit, machine", expanded=True):
+        st.json(first.get("provenance", {}))
+    differing = [m["run"] for m in manifests[1:] if not _same(m, first)]
+    if differing:
+        st.warning(f"Runs {differing} were made with a different config or code version than run {first['run']}.")
+    st.caption(f"Dataset {study.dataset} · fingerprint `{study.fingerprint[:16]}…` · study folder `{study.root.name}`")
+
+
+def _same(a: dict, b: dict) -> bool:
+    """Whether two runs share config and code version (git commit, easiness version)."""
+    keys = ("git_commit", "easiness")
+    prov_a, prov_b = a.get("provenance", {}), b.get("provenance", {})
+    return (json.dumps(a.get("config"), sort_keys=True) == json.dumps(b.get("config"), sort_keys=True)
+            and all(prov_a.get(k) == prov_b.get(k) for k in keys))

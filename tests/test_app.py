@@ -1,0 +1,342 @@
+"""The Streamlit app, page by page, through ``streamlit.testing.v1.AppTest``: every page on a
+small fake study and on broken folders, shareable URLs (query parameters both ways), invalid
+links, path traversal, a study still being written, and no TensorFlow in the app's process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from easiness import fake, jobs
+from easiness.ui import navigation
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+STUDY_PAGES = ["runs", "examples", "averaged", "matching", "ground_truth"]
+OUR_PAGES = ["start", "jobs", *STUDY_PAGES]
+SPEC = fake.FakeSpec(n=240, classes=4, runs=3, checkpoints=5)  # models wrn16_4, densenet_bc100_k12
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    """A runs root with a good study, one still being written, one without images or ground
+    truth, and every kind of broken folder."""
+    root = tmp_path_factory.mktemp("runs")
+    fake.write_fake_study(root / "fake", SPEC)
+    fake.write_fake_study(root / "partial", fake.FakeSpec(n=120, classes=3, runs=2, checkpoints=5, done=2, seed=1))
+    fake.write_fake_study(root / "plain", fake.FakeSpec(n=90, classes=3, runs=2, checkpoints=3, image_size=None,
+                                                        ground_truth=False, models=("wrn16_4",), seed=2))
+    for kind in fake.BROKEN:
+        fake.write_broken(root, kind)
+    (root / "notes").mkdir()  # a folder that is no study at all: not listed
+    return root
+
+
+@pytest.fixture
+def use_root(monkeypatch):
+    """Point the app at a runs root through $EASINESS_RUNS."""
+    def use(path: Path) -> None:
+        monkeypatch.setenv("EASINESS_RUNS", str(path))
+    return use
+
+
+def open_page(page: str, **params: str) -> AppTest:
+    """The app after opening ``page`` with the given query parameters (as a shared link would)."""
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if page != "start":
+        at.switch_page(f"pages/{page}.py")
+    at.query_params.update(params)
+    return at.run()
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def warnings(at: AppTest) -> str:
+    return " ".join(w.value for w in at.warning)
+
+
+# ----------------------------------------------------------------------------------- every page
+
+
+@pytest.mark.parametrize("page", OUR_PAGES)
+def test_every_page_renders_on_a_fake_study(root, use_root, page):
+    use_root(root)
+    at = open_page(page, study="fake")
+    no_errors(at)
+    assert at.title, f"{page} shows no title"
+
+
+def test_examples_page_shows_grids_histogram_and_class_mix(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="fake", model="wrn16_4")
+    no_errors(at)
+    assert len(at.image) == 2  # one mosaic per grid, not one image per example
+    assert len(at.dataframe) == 2
+    assert at.dataframe[0].value["rank"].tolist()[:3] == [1, 2, 3]
+    captions = " ".join(c.value for c in at.caption)
+    assert "easy set: easiness ≤" in captions and "hard set: easiness ≥" in captions
+
+
+def test_averaged_page_shows_three_images_with_uniformity(root, use_root):
+    use_root(root)
+    at = open_page("averaged", study="fake", **{"class": "class-2"})
+    no_errors(at)
+    assert len(at.image) == 3
+    text = " ".join(m.value for m in at.markdown)
+    assert all(f"**{name}**" in text for name in ("easy", "random", "hard")) and "uniformity" in text
+
+
+def test_matching_page_has_table_1_and_run_stability(root, use_root):
+    use_root(root)
+    at = open_page("matching", study="fake", model="densenet_bc100_k12", t="5")
+    no_errors(at)
+    table = at.dataframe[0].value
+    assert set(table["model"]) == {"wrn16_4", "densenet_bc100_k12"}
+    assert table["chance"].tolist() == [pytest.approx(0.1)] * 2
+    assert any("Mean over pairs of runs" in c.value for c in at.caption)
+
+
+def test_ground_truth_page_needs_a_synthetic_study(root, use_root):
+    use_root(root)
+    at = open_page("ground_truth", study="fake")
+    groups = at.dataframe[0].value["group"].tolist()
+    assert groups == ["majority look", "negative look", "small look", "flipped label"]
+    at = open_page("ground_truth", study="plain")
+    no_errors(at)
+    assert "no per-example ground truth" in at.info[0].value
+
+
+def test_study_without_images_shows_ids_and_labels(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="plain")
+    no_errors(at)
+    assert not at.image and len(at.dataframe) == 2
+    assert "stores no images" in at.info[0].value
+
+
+def test_a_study_with_a_diverged_run_still_shows(tmp_path, use_root):
+    fake.write_fake_study(tmp_path / "nan", fake.FakeSpec(n=80, classes=2, runs=2, checkpoints=2))
+    rows = np.load(tmp_path / "nan" / "models" / "wrn16_4" / "run-000" / "losses.npy", mmap_mode="r+")
+    rows[:, :5] = np.nan
+    rows.flush()
+    del rows
+    use_root(tmp_path)
+    for page in STUDY_PAGES:
+        at = open_page(page, study="nan", model="wrn16_4")
+        no_errors(at)
+    at = open_page("examples", study="nan", model="wrn16_4")
+    assert any("5 with an infinite or NaN loss" in c.value for c in at.caption)
+
+
+# ----------------------------------------------------------------------------------- start page
+
+
+def test_start_page_lists_every_study_with_status_and_reason(root, use_root):
+    use_root(root)
+    at = open_page("start")
+    no_errors(at)
+    table = at.dataframe[0].value.set_index("study")
+    assert "notes" not in table.index
+    assert table.loc["fake", "status"] == "done" and table.loc["fake", "checkpoints done"] == 5
+    assert table.loc["partial", "status"] == "running" and table.loc["partial", "checkpoints done"] == 2
+    assert "not valid JSON" in table.loc["corrupt", "problem"]
+    assert "newer easiness" in table.loc["future", "problem"]
+    assert "not a study" in table.loc["foreign", "problem"]
+    assert "creation was interrupted" in table.loc["interrupted", "problem"]
+    assert "no manifest yet" in table.loc["half-run", "problem"]
+    assert str(root) not in " ".join(table["problem"])  # no server paths in a shared view
+    assert {p.value for p in at.page_link} >= {"Explore fake", "Explore partial", "Explore plain"}
+
+
+def test_empty_root_offers_the_demo_study(tmp_path, use_root, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs, "start", lambda args, root, **kw: started.append((list(args), root)) or "id")
+    use_root(tmp_path)
+    at = open_page("start")
+    no_errors(at)
+    button = next(b for b in at.button if b.label == "Create the demo study")
+    button.click().run()
+    (args, where), = started
+    assert args[:2] == ["--preset", "demo"] and Path(args[args.index("--out") + 1]).parent == tmp_path
+    assert Path(where) == tmp_path
+
+
+def test_a_root_of_only_broken_folders_lists_them_and_offers_the_demo(tmp_path, use_root):
+    fake.write_broken(tmp_path, "corrupt")
+    use_root(tmp_path)
+    at = open_page("start")
+    no_errors(at)
+    assert at.dataframe[0].value["study"].tolist() == ["corrupt"]
+    assert [b.label for b in at.button] == ["Create the demo study"]
+
+
+def test_the_job_form_starts_the_cli_with_its_fields(tmp_path, use_root, monkeypatch):
+    started = []
+    monkeypatch.setattr(jobs, "start", lambda args, root, **kw: started.append(list(args)) or "20260101-000000-abcdef")
+    use_root(tmp_path)
+    at = open_page("jobs")
+    at.text_input[0].set_value("../escape")
+    at.button[0].click().run()  # the form's submit button
+    assert not started and "one folder name" in at.error[0].value
+    at.text_input[0].set_value("cifar-small")
+    at.text_input[1].set_value("folder:../shared/datasets/cifar10-jpeg.tar.gz")
+    at.selectbox[0].select("cifar10-cpu")
+    at.number_input[0].set_value(2)
+    at.button[0].click().run()
+    assert started == [["--preset", "cifar10-cpu", "--out", str(tmp_path.resolve() / "cifar-small"),
+                        "--dataset=folder:../shared/datasets/cifar10-jpeg.tar.gz", "--runs", "2"]]
+    assert "Started job" in at.success[0].value
+
+
+@pytest.mark.parametrize("page", OUR_PAGES)
+def test_every_page_survives_a_root_of_broken_folders(tmp_path, use_root, page):
+    for kind in fake.BROKEN:
+        fake.write_broken(tmp_path, kind)
+    use_root(tmp_path)
+    at = open_page(page, study="corrupt", model="x", t="1")
+    assert not at.exception, [e.value for e in at.exception]
+    if page in STUDY_PAGES:  # half-run is the one readable study: its other model still shows
+        assert at.selectbox(key="study").value == "half-run"
+
+
+@pytest.mark.parametrize("page", STUDY_PAGES)
+def test_study_pages_without_any_study_point_to_the_start_page(tmp_path, use_root, page):
+    use_root(tmp_path)
+    at = open_page(page)
+    no_errors(at)
+    assert "No readable study" in at.info[0].value
+
+
+# ----------------------------------------------------------------------------------- shared URLs
+
+
+def test_a_shared_url_opens_the_view_it_names(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="fake", model="densenet_bc100_k12", t="3", frac="20", **{"class": "class-1"})
+    no_errors(at)
+    assert at.selectbox(key="study").value == "fake"
+    assert at.selectbox(key="model").value == "densenet_bc100_k12"
+    assert at.slider(key="t").value == 3 and at.slider(key="frac").value == 20
+    assert at.selectbox(key="class").value == "class-1"
+    assert "Easiest 48 of class class-1" in [s.value for s in at.subheader]
+    assert not at.warning
+    assert at.query_params == {"study": "fake", "model": "densenet_bc100_k12", "t": "3", "frac": "20",
+                               "class": "class-1"}
+
+
+def test_changing_a_widget_changes_the_url(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="fake")
+    assert at.query_params["t"] == "5" and at.query_params["class"] == "all classes"  # defaults are explicit
+    at.slider(key="t").set_value(2).run()
+    at.selectbox(key="class").select("class-3").run()
+    at.selectbox(key="model").select("densenet_bc100_k12").run()
+    no_errors(at)
+    assert (at.query_params["t"], at.query_params["class"], at.query_params["model"]) == (
+        "2", "class-3", "densenet_bc100_k12")
+
+
+def test_invalid_url_values_fall_back_with_a_notice(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="fake", model="nosuchnet", t="999", frac="abc", **{"class": "unicorn"})
+    no_errors(at)
+    text = warnings(at)
+    for asked in ("'nosuchnet'", "'999'", "'abc'", "'unicorn'"):
+        assert asked in text
+    assert at.slider(key="t").value == 5 and at.slider(key="frac").value == 10
+    assert at.query_params["t"] == "5" and at.query_params["model"] == "densenet_bc100_k12"
+
+
+@pytest.mark.parametrize("name", ["../../etc", "..", "/etc", "fake/../plain", ".jobs", "corrupt", "notes"])
+def test_a_study_param_outside_the_listing_is_refused(root, use_root, name):
+    use_root(root)
+    at = open_page("runs", study=name)
+    no_errors(at)
+    assert repr(name) in warnings(at)
+    assert at.selectbox(key="study").value == "fake"  # the first readable study
+
+
+def test_a_symlink_leading_out_of_the_root_is_listed_but_never_opened(tmp_path, use_root):
+    outside = tmp_path / "elsewhere"
+    fake.write_fake_study(outside / "secret", fake.FakeSpec(n=60, classes=2, runs=1, checkpoints=2))
+    root = tmp_path / "runs"
+    root.mkdir()
+    (root / "link").symlink_to(outside / "secret")
+    use_root(root)
+    at = open_page("start")
+    table = at.dataframe[0].value.set_index("study")
+    assert table.loc["link", "status"] == "unreadable" and "outside the runs root" in table.loc["link", "problem"]
+    at = open_page("runs", study="link")
+    assert "No readable study" in at.info[0].value
+
+
+def test_a_study_being_written_shows_its_completed_checkpoints(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="partial", t="5")
+    no_errors(at)
+    assert at.slider(key="t").max == 2 and at.slider(key="t").value == 2
+    assert "'5'" in warnings(at)
+
+
+def test_an_example_is_looked_up_by_id(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="fake", example="ex-17")
+    no_errors(at)
+    assert any("**ex-17**" in m.value for m in at.markdown)
+    assert at.query_params["example"] == "ex-17"
+    at = open_page("examples", study="fake", example="nope")
+    assert "'nope'" in warnings(at) and "example" not in at.query_params
+
+
+def test_page_links_carry_only_the_params_of_their_page(root, use_root):
+    use_root(root)
+    at = open_page("examples", study="fake", example="ex-3", t="2")
+    at.switch_page("pages/matching.py").run()
+    no_errors(at)
+    assert "example" not in at.query_params and "class" not in at.query_params
+    assert at.query_params["t"] == "2" and at.query_params["study"] == "fake"
+
+
+def test_navigation_registers_every_page_script():
+    scripts = {spec.script for spec in navigation.PAGES}
+    assert {f"pages/{p}.py" for p in OUR_PAGES} <= scripts
+    assert all((REPO / s).is_file() for s in {spec.script for spec in navigation.available()})
+
+
+# ----------------------------------------------------------------------------------- no TensorFlow
+
+
+NO_TF_SCRIPT = """
+import json, os, sys
+from streamlit.testing.v1 import AppTest
+from easiness.ui import navigation
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.run()
+failures = [e.value for e in at.exception]
+for spec in navigation.available()[1:]:
+    at.switch_page(spec.script)
+    at.run()
+    failures += [f"{spec.script}: {e.value}" for e in at.exception]
+heavy = [m for m in ("tensorflow", "keras", "tensorflow_datasets", "models") if m in sys.modules]
+print(json.dumps({"failures": failures, "heavy": heavy}))
+"""
+
+
+def test_the_app_never_imports_tensorflow(root):
+    env = {**os.environ, "EASINESS_RUNS": str(root), "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-c", NO_TF_SCRIPT, APP], capture_output=True, text=True, env=env,
+                         cwd=REPO, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"failures": [], "heavy": []}
