@@ -1,0 +1,519 @@
+"""``python -m easiness.ablate``: drop easy, hard, random or stepwise fractions of a study's
+training set, retrain on the rest, and record test accuracy (Fig. 4 of arXiv:1911.10739).
+
+    python -m easiness.ablate --study runs/synthetic --model wrn10_1 \\
+        --strategy easy hard random stepwise --fractions 0.1 0.3 0.5 --seeds 3
+
+Easiness comes from the study's finished runs of ``--model`` at checkpoint ``--checkpoint`` (T,
+1-based; default the last); see :mod:`easiness.ablation` for the sampling rules. Every point
+(strategy, fraction, seed) retrains ``--model`` from scratch on the kept examples with the
+study's own training configuration (``--epochs`` overrides the number of epochs; the learning
+rate schedule scales with it) and tests it on the study's full test split. One ``full`` point per
+seed (nothing removed) starts every curve.
+
+Output folder (``--out``)::
+
+    ablation.json                  settings (what a resumed run must match), costs, read-out
+    ablation.csv                   one row per finished point; rewritten atomically after each
+    kept/<strategy>_f<fraction>_s<seed>.txt   the kept example ids, one per line
+    kept/<strategy>_f<fraction>_s<seed>.npy   the kept indices into the study's N examples
+    stepwise/step-01/              intermediate studies of stepwise removal (ordinary study folders)
+    stepwise/step-01-kept.txt/.npy the subset each one was trained on
+
+Stepwise scores what is left after each step with M new runs (M = the runs averaged) trained to
+the epoch of T (rounded up to a whole epoch) with the study's learning-rate schedule; those
+subsets are drawn once (``--chain-seed``) and reused by every seed and fraction.
+
+Killed and started again with the same settings, it skips the points already in ablation.csv and
+the intermediate studies already finished (an unfinished one resumes from its last epoch).
+Bad input ends with one line on stderr, exit status 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from easiness import ablation, atomic, metrics
+from easiness import config as cfg
+from easiness.ablation import AblationError
+from easiness.errors import EasinessError
+from easiness.status import StatusFile
+from easiness.store import Study
+
+Log = Callable[[str], None]
+SCHEMA = 1
+CSV_FILE, JSON_FILE, KEPT_DIR, STEPWISE_DIR = "ablation.csv", "ablation.json", "kept", "stepwise"
+MAX_SEEDS = 100
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m easiness.ablate",
+                description="Remove easy, hard, random or stepwise fractions of a study's training set, "
+                            "retrain on the rest and record test accuracy (Fig. 4 of arXiv:1911.10739).")
+    p.add_argument("--study", required=True, help="the study folder whose easiness chooses the examples")
+    p.add_argument("--model", required=True, help="the study's model: its easiness, and the model retrained")
+    p.add_argument("--strategy", dest="strategies", nargs="+", choices=ablation.STRATEGIES,
+                   default=list(ablation.STRATEGIES), help="removal rules (default: all four)")
+    p.add_argument("--fractions", nargs="+", type=float, default=[0.1, 0.3, 0.5],
+                   help="shares of the training set to remove, each in (0, 1) (default 0.1 0.3 0.5)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per point (default 3)")
+    p.add_argument("--checkpoint", type=int, help="T: the study's checkpoint, 1-based (default: the last)")
+    p.add_argument("--epochs", type=int, help="retraining epochs (default: the study's)")
+    p.add_argument("--balanced", action="store_true", help="remove the same share of every class")
+    p.add_argument("--easy-weighting", choices=list(ablation.EASY_WEIGHTINGS), default="inverse",
+                   help="how 'easy' turns easiness into removal weights (default inverse: 1/(e+eps))")
+    p.add_argument("--step", type=float, default=ablation.DEFAULT_STEP,
+                   help="stepwise: share of the original data removed per step (default 0.1)")
+    p.add_argument("--chain-seed", type=int, default=0, help="stepwise: seed of the shared intermediate steps")
+    p.add_argument("--dataset", help="load the data from this spec instead of the study's (same fingerprint)")
+    p.add_argument("--data-dir", help="tfds data_dir")
+    p.add_argument("--out", help="ablation folder (default: <study>-ablation-<model> next to the study)")
+    p.add_argument("--status-file", help="keep a JSON progress file here (for the app and scripts)")
+    return p
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A validated ablation: everything decided before any file is written."""
+
+    study: Study
+    model: str
+    runs: tuple[int, ...]  # the finished runs whose easiness is averaged (M = len)
+    checkpoint: int  # T, 1-based
+    strategies: tuple[str, ...]
+    fractions: tuple[float, ...]
+    seeds: tuple[int, ...]
+    retrain: cfg.Config  # the configuration of every retraining
+    rescore: cfg.Config  # the configuration of the stepwise intermediate studies
+    balanced: bool
+    easy_weighting: str
+    step: float
+    chain_seed: int
+    dataset: str  # the spec the data is loaded from
+    out: Path
+
+    def settings(self) -> dict[str, Any]:
+        """What a resumed ablation in the same folder must match (points are comparable)."""
+        return {"study_fingerprint": self.study.fingerprint, "model": self.model, "runs": list(self.runs),
+                "checkpoint": self.checkpoint, "balanced": self.balanced, "easy_weighting": self.easy_weighting,
+                "step": self.step, "chain_seed": self.chain_seed, "retrain": self.retrain.run_config(self.model)}
+
+
+# --------------------------------------------------------------------------- validation (no writes)
+
+
+def resolve(args: argparse.Namespace) -> Plan:
+    """Check every argument against the study; AblationError (one line) for bad input."""
+    fractions = tuple(sorted({ablation.check_fraction(f) for f in args.fractions}))
+    if not 1 <= args.seeds <= MAX_SEEDS:
+        raise AblationError(f"--seeds must be from 1 to {MAX_SEEDS}, got {args.seeds}")
+    if args.chain_seed < 0:
+        raise AblationError(f"--chain-seed must be >= 0, got {args.chain_seed}")
+    study = Study.open(args.study)
+    runs = _finished_runs(study, args.model)
+    manifests = {m["run"]: m for m in study.runs(args.model)}
+    planned = manifests[runs[0]]["planned"][:study.losses(args.model, runs=runs).shape[1]]
+    checkpoint = _checkpoint(args.checkpoint, planned, args.model)
+    base_seed = int(manifests[runs[0]]["seed"]) - runs[0]
+    run_config = manifests[runs[0]]["config"]
+    retrain = config_from_run(run_config, epochs=args.epochs, seed=base_seed)
+    strategies = tuple(dict.fromkeys(args.strategies))
+    if "stepwise" in strategies:
+        for f in fractions:
+            ablation.stepwise_steps(f, step=args.step)
+    _check_sizes(study.n, max(fractions), retrain.batch_size)
+    epoch_t = math.ceil(planned[checkpoint - 1]["epoch"] - 1e-9)
+    # why the study's own epochs, not --epochs: the intermediate studies repeat the scoring runs up to T
+    rescore = truncated(config_from_run(run_config, seed=base_seed), epochs=epoch_t)
+    rescore = dataclasses.replace(rescore, runs=len(runs))
+    out = Path(args.out) if args.out else study.root.parent / f"{study.root.name}-ablation-{args.model}"
+    return Plan(study=study, model=args.model, runs=tuple(runs), checkpoint=checkpoint, strategies=strategies,
+                fractions=fractions, seeds=tuple(range(args.seeds)), retrain=retrain, rescore=rescore,
+                balanced=args.balanced, easy_weighting=args.easy_weighting, step=args.step,
+                chain_seed=args.chain_seed, dataset=args.dataset or study.dataset, out=out)
+
+
+def _finished_runs(study: Study, model: str) -> list[int]:
+    """The model's finished runs; AblationError while any run is still being written."""
+    manifests = study.runs(model)  # StoreError listing the models if the study lacks this one
+    busy = [m for m in manifests if m["status"] in ("created", "running")]
+    if busy:
+        raise AblationError(f"{study.root} is still being written ({model} run {busy[0]['run']} is "
+                            f"{busy[0]['status']}); let python -m easiness.score finish it first")
+    done = [m["run"] for m in manifests if m["status"] == "done"]
+    if not done:
+        raise AblationError(f"{model} has no finished run in {study.root}")
+    return done
+
+
+def _checkpoint(value: int | None, planned: list[dict], model: str) -> int:
+    """T, 1-based, among the checkpoints every finished run recorded."""
+    if value is None:
+        return len(planned)
+    if not 1 <= value <= len(planned):
+        raise AblationError(f"--checkpoint {value} is beyond the {len(planned)} recorded checkpoints of "
+                            f"{model} (choose 1..{len(planned)})")
+    return value
+
+
+def _check_sizes(n: int, fraction: float, batch_size: int) -> None:
+    kept = n - ablation.removal_count(n, fraction)
+    if kept < batch_size:
+        raise AblationError(f"removing {fraction:g} of {n} examples leaves {kept}, fewer than the batch size "
+                            f"{batch_size}; use smaller fractions")
+
+
+def config_from_run(run_config: dict[str, Any], *, epochs: int | None = None, seed: int = 0) -> cfg.Config:
+    """The :class:`Config` of one retraining from a run manifest's config (``--epochs`` applied)."""
+    names = {f.name for f in dataclasses.fields(cfg.Config)}
+    values = {k: v for k, v in run_config.items() if k in names}
+    values.update(models=(run_config["model"],), runs=1, seed=seed,
+                  lr_milestones=tuple(values.get("lr_milestones", cfg.CIFAR_MILESTONES)))
+    if epochs is not None:
+        values["epochs"] = epochs
+    return cfg.with_overrides(cfg.Config(), values)
+
+
+def truncated(config: cfg.Config, *, epochs: int) -> cfg.Config:
+    """``config`` stopped after ``epochs`` with its learning rate still changing at the same
+    epochs as the full schedule (milestones are fractions of the epochs, so they are rescaled),
+    scored at the end of every epoch: the intermediate studies of stepwise removal."""
+    at = [int(f * config.epochs + 0.5) for f in config.lr_milestones]  # as config.lr_at decides
+    return dataclasses.replace(config, epochs=epochs, score_every=0,
+                               lr_milestones=tuple(m / epochs for m in at if m < epochs))
+
+
+def check_out(plan: Plan) -> dict[str, Any] | None:
+    """The ablation.json already in ``--out`` (None for a new folder); AblationError if the folder
+    holds anything else, or an ablation with other settings."""
+    out = plan.out
+    if out.resolve() == plan.study.root.resolve():
+        raise AblationError("--out must not be the study folder itself")
+    if out.exists() and not out.is_dir():
+        raise AblationError(f"{out} is a file; choose another --out")
+    if not (out / JSON_FILE).is_file():
+        if out.is_dir() and any(out.iterdir()):
+            raise AblationError(f"{out} is not empty and holds no ablation; choose another --out")
+        return None
+    meta = read_meta(out / JSON_FILE)
+    old = meta.get("settings", {})
+    changed = sorted(k for k in set(old) | set(plan.settings()) if old.get(k) != plan.settings().get(k))
+    if changed:
+        raise AblationError(f"{out} holds an ablation with other settings ({', '.join(changed)}); "
+                            f"choose another --out")
+    return meta
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A JSON file written by this tool; AblationError if unreadable."""
+    import json
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise AblationError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+
+
+def load_data(plan: Plan, *, data_dir: str | None):
+    """The study's dataset, checked against its fingerprint (TensorFlow is imported here)."""
+    from easiness import data
+
+    run = plan.retrain
+    dataset = data.load(plan.dataset, per_class=run.per_class, image_size=run.image_size, data_dir=data_dir)
+    if data.fingerprint(dataset) != plan.study.fingerprint:
+        raise AblationError(f"the data loaded from {plan.dataset} is not the data of {plan.study.root} "
+                            f"(fingerprint differs); pass the right --dataset")
+    if dataset.test is None:
+        raise AblationError(f"{dataset.name} has no test split; the ablation measures test accuracy")
+    return dataset
+
+
+# --------------------------------------------------------------------------- the ablation
+
+
+class Ablation:
+    """Runs the points of a :class:`Plan` into its folder, skipping those already recorded."""
+
+    def __init__(self, plan: Plan, dataset=None, *, status: StatusFile | None = None, log: Log = print):
+        """``dataset``: the study's data (:func:`load_data`); needed only to train pending points."""
+        self.plan, self.dataset, self.log = plan, dataset, log
+        self.status = status or StatusFile(None)
+        self.n = plan.study.n
+        self.easiness = metrics.easiness(plan.study.losses(plan.model, runs=plan.runs),
+                                         checkpoint=plan.checkpoint - 1)
+        self.labels = np.asarray(plan.study.labels)
+        self.rows = read_rows(plan.out)
+        self._chain: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step -> (kept, easiness)
+        self._strategy = None
+
+    def points(self) -> list[tuple[str, float, int]]:
+        """Every point, seed-major: after the first seed each curve already has all its fractions."""
+        per_seed = [(ablation.FULL, 0.0)] + [(s, f) for f in self.plan.fractions for s in self.plan.strategies]
+        return [(s, f, seed) for seed in self.plan.seeds for s, f in per_seed]
+
+    def pending(self) -> list[tuple[str, float, int]]:
+        done = {ablation.point_key(r["strategy"], r["target_fraction"], r["seed"]) for r in self.rows}
+        return [p for p in self.points() if ablation.point_key(*p) not in done]
+
+    def run(self) -> list[dict[str, Any]]:
+        """Train every pending point; ablation.csv and ablation.json are rewritten after each."""
+        todo = self.pending()
+        self.status.update(state="running", done=0, total=self._total(todo), out=str(self.plan.out))
+        self.plan.out.mkdir(parents=True, exist_ok=True)
+        self.write_json()
+        for point in todo:
+            text = ablation.format_rows([*self.rows, self._point(*point)])
+            atomic.write_bytes_atomic(self.plan.out / CSV_FILE, text.encode())
+            self.rows = ablation.parse_rows(text)  # why: as a resumed run will read them, to the digit
+            self.write_json()
+        return self.rows
+
+    def _point(self, strategy: str, fraction: float, seed: int) -> dict[str, Any]:
+        from easiness import retrain
+
+        removed = self._removal(strategy, fraction, seed)
+        keep = ablation.kept_indices(self.n, removed)
+        name = ablation.point_name(strategy, fraction, seed)
+        save_kept(self.plan.out / KEPT_DIR, name, self.plan.study.ids, keep)
+        subset = self.dataset if removed.size == 0 else retrain.subset(self.dataset, keep)
+        epochs = self.plan.retrain.epochs
+        label = f"{strategy} f={ablation.fraction_label(fraction)} seed {seed}"
+
+        def on_epoch(epoch: int) -> None:
+            _stop_if_terminated()
+            self.status.advance(f"{label}: epoch {epoch + 1}/{epochs}")
+
+        result = retrain.retrain(subset, config=self.plan.retrain, model_name=self.plan.model, seed=seed,
+                                 strategy=self._tf_strategy(), log=self.log, on_epoch=on_epoch)
+        self.log(f"{label}: kept {keep.size} of {self.n}, test accuracy {result.test_accuracy:.4f} "
+                 f"({result.seconds:.0f}s)")
+        return {"strategy": strategy, "target_fraction": fraction, "removed_fraction": removed.size / self.n,
+                "seed": seed, "kept": int(keep.size), "removed": int(removed.size),
+                "test_accuracy": result.test_accuracy, "test_loss": result.test_loss, "epochs": epochs,
+                "seconds": round(result.seconds, 1), "status": result.status, "kept_file": f"{KEPT_DIR}/{name}.txt"}
+
+    def _removal(self, strategy: str, fraction: float, seed: int) -> np.ndarray:
+        if strategy == ablation.FULL:
+            return np.zeros(0, dtype=np.int64)
+        return ablation.sample_removal(self.easiness, fraction=fraction, strategy=strategy, seed=seed,
+                                       labels=self.labels, balanced=self.plan.balanced,
+                                       easy_weighting=self.plan.easy_weighting, rescore=self._rescore,
+                                       step=self.plan.step, chain_seed=self.plan.chain_seed)
+
+    def _tf_strategy(self):
+        if self._strategy is None:
+            from easiness import train
+
+            self._strategy = train.make_strategy()
+        return self._strategy
+
+    # ------------------------------------------------------------ stepwise
+
+    def _rescore(self, step: int, kept: np.ndarray) -> np.ndarray:
+        """Easiness of the examples ``kept`` after stepwise step ``step``, from their own study."""
+        if step in self._chain:
+            known, values = self._chain[step]
+            if not np.array_equal(known, kept):  # the chain is drawn with chain_seed only
+                raise RuntimeError(f"stepwise step {step} drew a different subset than before")
+            return values
+        folder = step_dir(self.plan.out, step)
+        save_kept(folder.parent, folder.name + "-kept", self.plan.study.ids, kept)
+        if not _finished(folder, self.plan.model, len(self.plan.runs)):
+            self._train_step(step, folder, kept)
+        values = self._step_easiness(folder, kept)
+        self._chain[step] = (kept.copy(), values)
+        return values
+
+    def _train_step(self, step: int, folder: Path, kept: np.ndarray) -> None:
+        from easiness import retrain, score
+
+        self.log(f"stepwise step {step}: scoring the {kept.size} examples left with {len(self.plan.runs)} runs")
+        name = f"{self.dataset.name} (stepwise step {step}: {kept.size} of {self.n} kept)"
+        score.run_study(self.plan.rescore, out=folder, dataset=retrain.subset(self.dataset, kept, name=name),
+                        log=self.log, status=_Nested(self.status, f"stepwise step {step}"))
+
+    def _step_easiness(self, folder: Path, kept: np.ndarray) -> np.ndarray:
+        study = Study.open(folder)
+        if not np.array_equal(np.asarray(study.ids), np.asarray(self.plan.study.ids)[kept]):
+            raise AblationError(f"{folder} was trained on other examples; delete it to score the step again")
+        done = [m["run"] for m in study.runs(self.plan.model) if m["status"] == "done"]
+        if not done:
+            raise AblationError(f"every run of {folder} failed; delete it to score the step again")
+        return metrics.easiness(study.losses(self.plan.model, runs=done), checkpoint=-1)
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _total(self, todo: list[tuple[str, float, int]]) -> int:
+        """Work units (epochs) left: retrainings plus the intermediate studies not finished yet."""
+        units = len(todo) * self.plan.retrain.epochs
+        steps = max((ablation.stepwise_steps(f, step=self.plan.step) - 1 for s, f, _ in todo if s == "stepwise"),
+                    default=0)
+        for j in range(1, steps + 1):
+            if not _finished(step_dir(self.plan.out, j), self.plan.model, len(self.plan.runs)):
+                units += len(self.plan.runs) * self.plan.rescore.epochs
+        return units
+
+    def costs(self) -> dict[str, Any]:
+        """The cost ledger's inputs, in example-passes (examples x epochs)."""
+        plan, n = self.plan, self.n
+        step_t = plan.study.checkpoints(plan.model)[plan.checkpoint - 1]["step"]
+        batch = plan.retrain.batch_size
+        steps = max((ablation.stepwise_steps(f, step=plan.step) for f in plan.fractions), default=1) \
+            if "stepwise" in plan.strategies else 1
+        left = [n - ablation.removal_count(n, j * plan.step) for j in range(1, steps)]
+        return {"scoring": len(plan.runs) * step_t * batch, "epochs": plan.retrain.epochs, "step": plan.step,
+                "stepwise": [len(plan.runs) * plan.rescore.epochs * (k // batch) * batch for k in left], "n": n}
+
+    def write_json(self) -> None:
+        plan = self.plan
+        costs = self.costs()
+        meta = {"schema_version": SCHEMA, "kind": "easiness-ablation", "study": str(plan.study.root),
+                "dataset": plan.study.dataset, "n": self.n, "settings": plan.settings(),
+                "requested": {"strategies": list(plan.strategies), "fractions": list(plan.fractions),
+                              "seeds": list(plan.seeds)},
+                "costs": costs, "readout": ablation.readout(ablation.summarise(self.rows), costs=costs)}
+        atomic.write_json_atomic(plan.out / JSON_FILE, _finite(meta))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN floats as None: ablation.json stays standard JSON for other tools."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+class _Nested:
+    """What :func:`easiness.score.run_study` asks of a StatusFile, counted into the ablation's
+    progress: its epochs advance ours, its totals and states are its own business."""
+
+    def __init__(self, parent: StatusFile, label: str):
+        self.parent, self.label = parent, label
+        self.offset = parent.data["done"]
+        self.data = {"done": 0}
+
+    def update(self, **fields: Any) -> None:
+        if "done" in fields:
+            self.data["done"] = fields["done"]
+            self.parent.update(done=self.offset + fields["done"])
+
+    def advance(self, message: str) -> None:
+        _stop_if_terminated()
+        self.data["done"] += 1
+        self.parent.advance(f"{self.label}: {message}")
+
+
+def step_dir(out: Path, step: int) -> Path:
+    """The folder of stepwise step ``step``'s intermediate study."""
+    return out / STEPWISE_DIR / f"step-{step:02d}"
+
+
+def _finished(folder: Path, model: str, runs: int) -> bool:
+    """Whether ``folder`` holds a study whose ``runs`` runs of ``model`` are all finished."""
+    try:
+        manifests = Study.open(folder).runs(model)
+    except EasinessError:
+        return False
+    return len(manifests) >= runs and all(m["status"] in ("done", "failed") for m in manifests)
+
+
+def save_kept(folder: Path, name: str, ids: np.ndarray, keep: np.ndarray) -> None:
+    """``<name>.txt`` (the kept ids, one per line) and ``<name>.npy`` (their indices), atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic.write_bytes_atomic(folder / f"{name}.txt", ("\n".join(np.asarray(ids)[keep].tolist()) + "\n").encode())
+    atomic.save_npy_atomic(folder / f"{name}.npy", np.asarray(keep, dtype=np.int64))
+
+
+def read_rows(out: Path) -> list[dict[str, Any]]:
+    """The points recorded in ``out/ablation.csv`` (none if it does not exist)."""
+    path = out / CSV_FILE
+    return ablation.parse_rows(path.read_text()) if path.is_file() else []
+
+
+# --------------------------------------------------------------------------- the command
+
+
+_TERMINATED: list[int] = []
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (the app's Cancel) stops like Ctrl-C; the flag stops it after the current epoch
+    even if TensorFlow swallowed the exception raised by the handler."""
+
+    def handler(signum, frame):
+        _TERMINATED.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _stop_if_terminated() -> None:
+    if _TERMINATED:
+        raise KeyboardInterrupt
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a one-line usage error (2)
+        return int(exit_.code or 0)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        plan = resolve(args)
+        check_out(plan)
+        job = Ablation(plan)
+        if job.pending():  # why: a finished ablation reports without loading data (and TensorFlow)
+            job.dataset = load_data(plan, data_dir=args.data_dir)
+        _interrupt_on_sigterm()
+        job.status = StatusFile(args.status_file, out=str(plan.out),
+                                command=["easiness.ablate", *(sys.argv[1:] if argv is None else argv)])
+        return _run(job)
+    except EasinessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(job: Ablation) -> int:
+    """Run the ablation, print the read-out, keep the status file's final state true."""
+    plan, status = job.plan, job.status
+    started = time.perf_counter()
+    try:
+        skipped = len(job.points()) - len(job.pending())
+        print(f"ablation of {plan.study.root} ({plan.model}, T={plan.checkpoint}) into {plan.out}: "
+              f"{len(job.pending())} points to train, {skipped} already done")
+        rows = job.run()
+        print(ablation.format_readout(ablation.readout(ablation.summarise(rows), costs=job.costs())))
+        print(f"finished in {time.perf_counter() - started:.0f}s; results in {plan.out / CSV_FILE}")
+        status.update(state="done", message="finished")
+        return 0
+    except EasinessError as err:
+        status.update(state="failed", message=str(err))
+        raise
+    except KeyboardInterrupt:
+        status.update(state="cancelled", message="interrupted")
+        print("interrupted: run the same command again to continue with the next point", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
