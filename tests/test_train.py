@@ -206,3 +206,16 @@ def test_mirrored_strategy_over_two_cpus_records_each_example_once():
     done = subprocess.run([sys.executable, "-c", MIRRORED_CHECK, TINY], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=300)
     assert "MIRRORED-OK 96" in done.stdout, done.stderr[-3000:]
+
+
+def test_score_every_k_updates_records_rows_inside_epochs(tmp_path, tiny):
+    """--score-every: 2 epochs x 6 updates scored every 4 updates -> rows at updates 4, 8, 12."""
+    config = tiny_config(score_every=4)
+    run = open_run(tmp_path, tiny, config)
+    assert train.train_run(dataset=tiny, config=config, model_name="wrn10_1", run=run,
+                           strategy=train.make_strategy(), log=lambda _: None, interactive=False) == "done"
+    study = store.Study.open(tmp_path)
+    assert [c["step"] for c in study.checkpoints("wrn10_1")] == [4, 8, 12]
+    assert [c["epoch"] for c in study.checkpoints("wrn10_1")] == pytest.approx([4 / 6, 8 / 6, 2.0], abs=1e-5)
+    losses = np.asarray(study.losses("wrn10_1"))[0]
+    assert np.isfinite(losses).all() and not np.allclose(losses[0], losses[1])
