@@ -73,7 +73,7 @@ PRESETS: dict[str, Preset] = {
         Config(),
         "synthetic data with a built-in intra-class bias; two small CNNs, 4 runs each",
         "python -m easiness.score",
-        "about 3 minutes on 2 CPU cores",
+        "about 6 minutes on 2 CPU cores",
     ),
     "cifar10-cpu": Preset(
         Config(
@@ -83,7 +83,7 @@ PRESETS: dict[str, Preset] = {
         ),
         "real CIFAR-10, 500 images per class, the three small CIFAR families, M=4, 3 epochs",
         "python -m easiness.score --preset cifar10-cpu --out runs/cifar10-cpu",
-        "about 25 minutes on 2 CPU cores",
+        "about 40 minutes on 2 free CPU cores",
     ),
     "cifar10-paper": Preset(
         Config(
