@@ -35,7 +35,6 @@ import argparse
 import dataclasses
 import math
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -47,7 +46,7 @@ from easiness import ablation, atomic, metrics
 from easiness import config as cfg
 from easiness.ablation import AblationError
 from easiness.errors import EasinessError
-from easiness.status import StatusFile
+from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 from easiness.store import Study
 
 Log = Callable[[str], None]
@@ -297,7 +296,7 @@ class Ablation:
         label = f"{strategy} f={ablation.fraction_label(fraction)} seed {seed}"
 
         def on_epoch(epoch: int) -> None:
-            _stop_if_terminated()
+            stop_if_terminated()
             self.status.advance(f"{label}: epoch {epoch + 1}/{epochs}")
 
         result = retrain.retrain(subset, config=self.plan.retrain, model_name=self.plan.model, seed=seed,
@@ -418,7 +417,7 @@ class _Nested:
             self.parent.update(done=self.offset + fields["done"])
 
     def advance(self, message: str) -> None:
-        _stop_if_terminated()
+        stop_if_terminated()
         self.data["done"] += 1
         self.parent.advance(f"{self.label}: {message}")
 
@@ -453,25 +452,6 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- the command
 
 
-_TERMINATED: list[int] = []
-
-
-def _interrupt_on_sigterm() -> None:
-    """SIGTERM (the app's Cancel) stops like Ctrl-C; the flag stops it after the current epoch
-    even if TensorFlow swallowed the exception raised by the handler."""
-
-    def handler(signum, frame):
-        _TERMINATED.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
-def _stop_if_terminated() -> None:
-    if _TERMINATED:
-        raise KeyboardInterrupt
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -484,7 +464,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         job = Ablation(plan)
         if job.pending():  # why: a finished ablation reports without loading data (and TensorFlow)
             job.dataset = load_data(plan, data_dir=args.data_dir)
-        _interrupt_on_sigterm()
+        interrupt_on_sigterm()
         job.status = StatusFile(args.status_file, out=str(plan.out),
                                 command=["easiness.ablate", *(sys.argv[1:] if argv is None else argv)])
         return _run(job)
@@ -494,25 +474,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(job: Ablation) -> int:
-    """Run the ablation, print the read-out, keep the status file's final state true."""
-    plan, status = job.plan, job.status
-    started = time.perf_counter()
-    try:
+    """Run the ablation and print the read-out; the status file ends done, failed or cancelled."""
+    plan = job.plan
+
+    def work() -> None:
+        started = time.perf_counter()
         skipped = len(job.points()) - len(job.pending())
         print(f"ablation of {plan.study.root} ({plan.model}, T={plan.checkpoint}) into {plan.out}: "
               f"{len(job.pending())} points to train, {skipped} already done")
         rows = job.run()
         print(ablation.format_readout(ablation.readout(ablation.summarise(rows), costs=job.costs())))
         print(f"finished in {time.perf_counter() - started:.0f}s; results in {plan.out / CSV_FILE}")
-        status.update(state="done", message="finished")
-        return 0
-    except EasinessError as err:
-        status.update(state="failed", message=str(err))
-        raise
-    except KeyboardInterrupt:
-        status.update(state="cancelled", message="interrupted")
-        print("interrupted: run the same command again to continue with the next point", file=sys.stderr)
-        return 130
+
+    return run_job(job.status, work, resume_hint="run the same command again to continue with the next point")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Sequence
 
 from easiness import config as cfg
 from easiness.errors import EasinessError
-from easiness.status import StatusFile
+from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 
 
 class _Parser(argparse.ArgumentParser):
@@ -151,8 +150,7 @@ def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strat
     started = time.perf_counter()
 
     def on_epoch(record: dict) -> None:
-        if _TERMINATED:
-            raise KeyboardInterrupt
+        stop_if_terminated()
         status.advance(f"{model} run {index}: epoch {record['epoch']}/{config.epochs}, "
                        f"test accuracy {record.get('test_accuracy')}")
 
@@ -182,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         config = resolve_config(args)
         out = Path(args.out) if args.out else default_out(config)
-        _interrupt_on_sigterm()
+        interrupt_on_sigterm()
         status = StatusFile(args.status_file, out=str(out), command=["easiness.score", *(argv or sys.argv[1:])])
         return _run_and_report(config, out, args, status)
     except EasinessError as err:
@@ -190,40 +188,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-_TERMINATED = []  # set by SIGTERM; checked again after every epoch
-
-
-def _interrupt_on_sigterm() -> None:
-    """Treat SIGTERM (the app's Cancel) like Ctrl-C: the status file then says "cancelled".
-
-    The handler raises at once; if TensorFlow code swallows that exception, the flag still stops
-    the job after the epoch in progress.
-    """
-
-    def handler(signum, frame):
-        _TERMINATED.append(signum)
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-
-
 def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, status: StatusFile) -> int:
-    """Run the study, print the summary and keep the status file's final state true."""
-    try:
+    """Run the study and print the summary; the status file ends done, failed or cancelled."""
+
+    def work() -> None:
         run_study(config, out=out, data_dir=args.data_dir, cpu_devices=args.cpu_devices,
                   keep_state=args.keep_state, status=status)
         from easiness import report, store
 
         print(report.summary(store.Study.open(out)))
-        status.update(state="done", message="finished")
-        return 0
-    except EasinessError as err:
-        status.update(state="failed", message=str(err))
-        raise
-    except KeyboardInterrupt:
-        status.update(state="cancelled", message="interrupted")
-        print("interrupted: run the same command again to continue from the last checkpoint", file=sys.stderr)
-        return 130
+
+    return run_job(status, work, resume_hint="run the same command again to continue from the last checkpoint")
 
 
 if __name__ == "__main__":

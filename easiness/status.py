@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from easiness.atomic import write_json_atomic
+from easiness.errors import EasinessError
 
 STATES = ("starting", "running", "done", "failed", "cancelled")
 
@@ -49,3 +52,45 @@ def read_status(path: str | os.PathLike) -> dict[str, Any] | None:
         return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+_TERMINATED: list[int] = []  # set by SIGTERM; long jobs check it again after every epoch
+
+
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (the app's Cancel) like Ctrl-C, so the status file ends "cancelled".
+
+    The handler raises at once; if TensorFlow code swallows that exception, the flag still stops
+    the job at the next :func:`stop_if_terminated`.
+    """
+
+    def handler(signum, frame):
+        _TERMINATED.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def stop_if_terminated() -> None:
+    """Raise KeyboardInterrupt if SIGTERM arrived (call between units of work)."""
+    if _TERMINATED:
+        raise KeyboardInterrupt
+
+
+def run_job(status: StatusFile, work: Callable[[], None], *, resume_hint: str) -> int:
+    """Run ``work`` and keep the status file's final state true; the exit status.
+
+    Done: 0. A user error: state "failed", re-raised for the caller's one-line message.
+    Interrupted (Ctrl-C, SIGTERM): state "cancelled", ``resume_hint`` on stderr, 130.
+    """
+    try:
+        work()
+        status.update(state="done", message="finished")
+        return 0
+    except EasinessError as err:
+        status.update(state="failed", message=str(err))
+        raise
+    except KeyboardInterrupt:
+        status.update(state="cancelled", message="interrupted")
+        print(f"interrupted: {resume_hint}", file=sys.stderr)
+        return 130
