@@ -45,6 +45,7 @@ import numpy as np
 from easiness import ablation, atomic, metrics
 from easiness import config as cfg
 from easiness.ablation import AblationError
+from easiness.cli import OneLineParser, parse
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 from easiness.store import Study
@@ -55,15 +56,8 @@ CSV_FILE, JSON_FILE, KEPT_DIR, STEPWISE_DIR = "ablation.csv", "ablation.json", "
 MAX_SEEDS = 100
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m easiness.ablate",
+    p = OneLineParser(prog="python -m easiness.ablate",
                 description="Remove easy, hard, random or stepwise fractions of a study's training set, "
                             "retrain on the rest and record test accuracy (Fig. 4 of arXiv:1911.10739).")
     p.add_argument("--study", required=True, help="the study folder whose easiness chooses the examples")
@@ -453,10 +447,9 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help (0) or a one-line usage error (2)
-        return int(exit_.code or 0)
+    args = parse(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a one-line usage error (2)
+        return args
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         plan = resolve(args)

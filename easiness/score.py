@@ -16,19 +16,13 @@ from pathlib import Path
 from typing import Sequence
 
 from easiness import config as cfg
+from easiness.cli import OneLineParser, parse
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line and exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message} (see --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m easiness.score",
+    p = OneLineParser(prog="python -m easiness.score",
                 description="Train M runs of each model and record every training example's loss at "
                             "checkpoints; then print easiness, easy/hard sets and matching rates.",
                 epilog="Options left unset take the preset's value; --list shows the presets and models.")
@@ -169,10 +163,9 @@ def _provenance() -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help (0) or a one-line usage error (2)
-        return int(exit_.code or 0)
+    args = parse(build_parser(), argv)
+    if isinstance(args, int):  # --help (0) or a one-line usage error (2)
+        return args
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         if args.list:
