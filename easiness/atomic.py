@@ -46,15 +46,24 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def write_new_file(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Create ``path`` (FileExistsError if it exists: O_CREAT|O_EXCL) with ``data`` or through
+    ``data(file)``, flushed and fsynced."""
+    with open(path, "xb") as f:
+        if callable(data):
+            data(f)
+        else:
+            f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write ``path`` through ``write(file)`` into a temp file, fsync it, then rename it over."""
     path = Path(path)
     tmp = temp_path(path)
     try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
+        write_new_file(tmp, write)
         os.replace(tmp, path)
     except BaseException:
         # why: an ordinary error must not leave litter; a hard kill still can (readers skip it)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from easiness import config as cfg
+from easiness.claims import STALE_AFTER, Claims, RunQueue
 from easiness.cli import OneLineParser, parse
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
@@ -48,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="split the CPU into N logical devices and mirror over them (testing)")
     p.add_argument("--status-file", help="keep a JSON progress file here (for the app and scripts)")
     p.add_argument("--keep-state", action="store_true", help="keep each finished run's weights")
+    p.add_argument("--claim-timeout", type=float, default=STALE_AFTER, metavar="SECONDS",
+                   help="several workers on one --out: take over a run whose worker sent no heartbeat "
+                        f"for this long (default {STALE_AFTER:.0f})")
     p.add_argument("--list", action="store_true", help="list presets and models, then exit")
     return p
 
@@ -84,12 +88,17 @@ def list_choices() -> str:
 
 
 def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu_devices: int = 0,
-              keep_state: bool = False, log=print, status: StatusFile | None = None, dataset=None) -> Path:
+              keep_state: bool = False, log=print, status: StatusFile | None = None, dataset=None,
+              claim_timeout: float = STALE_AFTER) -> Path:
     """Load the data, open (or resume) the study at ``out`` and train every missing run.
 
     ``dataset`` (an :class:`easiness.data.Dataset`) replaces loading ``config.dataset``, e.g. a
     subset of another study's data (stepwise ablation); its name and fingerprint are stored.
+    Each run is trained only once claimed (:mod:`easiness.claims`), so several processes or hosts
+    given the same ``out`` share the runs; ``claim_timeout``: seconds before a silent worker's
+    claim is taken over.
     """
+    claims = Claims(out, stale_after=claim_timeout)
     import models  # the model zoo imports keras, hence TensorFlow
     from easiness import data, train
 
@@ -112,10 +121,13 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     plan = train.plan_checkpoints(config, len(dataset.train.ids))
     status = status or StatusFile(None)
     status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
-    for model in config.models:
-        for m in range(config.runs):
-            _train_one(writer, config, model=model, index=m, plan=plan, dataset=dataset, strategy=strategy,
-                       keep_state=keep_state, log=log, status=status)
+    queue = RunQueue(claims, [(model, m) for model in config.models for m in range(config.runs)], log=log,
+                     on_skip=lambda model, m: status.update(done=status.data["done"] + config.epochs))
+    while taken := queue.take():
+        with queue.training(taken[0]) as claim:
+            _train_one(writer, config, model=claim.model, index=claim.index, plan=plan, dataset=dataset,
+                       strategy=strategy, keep_state=keep_state, log=log, status=status, claim=claim)
+    log(queue.summary())
     return out
 
 
@@ -129,11 +141,11 @@ def _open_study(out: Path, dataset, data):
 
 
 def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strategy, keep_state, log,
-               status: StatusFile) -> None:
+               status: StatusFile, claim) -> None:
     from easiness import train
 
     run = writer.run(model, index, config=config.run_config(model), seed=config.seed + index, planned=plan,
-                     dtype=config.loss_dtype, provenance=_provenance())
+                     dtype=config.loss_dtype, provenance={**_provenance(), "worker": claim.owner.label})
     if run.status == "done":
         log(f"{model} run {index}: already done, skipped")
         status.update(done=status.data["done"] + config.epochs)
@@ -145,6 +157,7 @@ def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strat
 
     def on_epoch(record: dict) -> None:
         stop_if_terminated()
+        claim.heartbeat()  # why: raises ClaimLost if another worker took this run over meanwhile
         status.advance(f"{model} run {index}: epoch {record['epoch']}/{config.epochs}, "
                        f"test accuracy {record.get('test_accuracy')}")
 
@@ -186,7 +199,7 @@ def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, sta
 
     def work() -> None:
         run_study(config, out=out, data_dir=args.data_dir, cpu_devices=args.cpu_devices,
-                  keep_state=args.keep_state, status=status)
+                  keep_state=args.keep_state, status=status, claim_timeout=args.claim_timeout)
         from easiness import report, store
 
         print(report.summary(store.Study.open(out)))
