@@ -45,6 +45,9 @@ class Config:
     seed: int = 0  # run m of a model uses seed + m
     loss_dtype: str = "float32"  # storage of the per-example losses (float16 halves ImageNet's 10 GB)
     image_size: int | None = None  # resize folder images to this side (None = their own size)
+    fuse: int = 0  # runs trained together in one compiled step (0 = auto: 4 for CIFAR-sized images, else 1)
+    precision: str = "auto"  # compute precision: float32 | bfloat16 | auto (bfloat16 on GPUs)
+    xla: str = "auto"  # XLA compilation of the steps: on | off | auto (on for GPUs)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -141,6 +144,11 @@ def validate(config: Config) -> None:
         raise EasinessError(f"--model lists a model twice: {' '.join(config.models)}")
     if config.loss_dtype not in ("float32", "float16"):
         raise EasinessError(f"--loss-dtype must be float32 or float16, got {config.loss_dtype!r}")
+    _check_range("--fuse", config.fuse, 0, MAX_RUNS)
+    if config.precision not in ("auto", "float32", "bfloat16"):
+        raise EasinessError(f"--precision must be auto, float32 or bfloat16, got {config.precision!r}")
+    if config.xla not in ("auto", "on", "off"):
+        raise EasinessError(f"--xla must be auto, on or off, got {config.xla!r}")
     if not (config.lr > 0 and 0 <= config.momentum < 1 and config.weight_decay >= 0):
         raise EasinessError("--lr must be > 0, --momentum in [0, 1) and --weight-decay >= 0")
 

@@ -8,6 +8,7 @@ an interrupted study continues from its last checkpoint when the same command ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -42,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="score with training augmentation (default: clean images)")
     p.add_argument("--score-batch-size", type=int, help="examples per scoring batch")
     p.add_argument("--seed", type=int, help="base seed; run m uses seed + m")
+    p.add_argument("--fuse", type=int, help="runs trained together in one compiled step (0 = auto: 4 for "
+                                            "CIFAR-sized images, 1 for larger ones)")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
+                   help="compute precision (auto: bfloat16 on GPUs, float32 on CPUs)")
+    p.add_argument("--xla", choices=("auto", "on", "off"), help="XLA-compile the steps (auto: on GPUs only)")
     p.add_argument("--loss-dtype", choices=("float32", "float16"), help="storage of the loss arrays")
     p.add_argument("--image-size", type=int, help="resize folder images to this side")
     p.add_argument("--data-dir", help="tfds data_dir (ImageNet: where the manual download lies)")
@@ -63,7 +69,8 @@ def resolve_config(args: argparse.Namespace) -> cfg.Config:
                  "runs": args.runs, "epochs": args.epochs, "per_class": args.per_class,
                  "batch_size": args.batch_size, "lr": args.lr, "score_every": args.score_every,
                  "score_augment": args.score_augment, "score_batch_size": args.score_batch_size,
-                 "seed": args.seed, "loss_dtype": args.loss_dtype, "image_size": args.image_size}
+                 "seed": args.seed, "loss_dtype": args.loss_dtype, "image_size": args.image_size,
+                 "fuse": args.fuse, "precision": args.precision, "xla": args.xla}
     return cfg.with_overrides(base, overrides)
 
 
@@ -121,14 +128,29 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     plan = train.plan_checkpoints(config, len(dataset.train.ids))
     status = status or StatusFile(None)
     status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
+    size = train.fuse_size(config, dataset.image_shape)
+    precision, jit = train.acceleration(config, strategy)
+    log(f"{size} run(s) per compiled step, {precision} compute, XLA {'on' if jit else 'off'}")
     queue = RunQueue(claims, [(model, m) for model in config.models for m in range(config.runs)], log=log,
                      on_skip=lambda model, m: status.update(done=status.data["done"] + config.epochs))
-    while taken := queue.take():
-        with queue.training(taken[0]) as claim:
-            _train_one(writer, config, model=claim.model, index=claim.index, plan=plan, dataset=dataset,
-                       strategy=strategy, keep_state=keep_state, log=log, status=status, claim=claim)
+    while taken := queue.take(size):
+        for model, group in _by_model(taken):
+            with contextlib.ExitStack() as held:
+                for claim in group:
+                    held.enter_context(queue.training(claim))
+                _train_claimed(writer, config, model=model, claims=group, size=size, plan=plan, dataset=dataset,
+                               strategy=strategy, keep_state=keep_state, log=log, status=status,
+                               provenance={**_provenance(), "precision": precision, "xla": jit})
     log(queue.summary())
     return out
+
+
+def _by_model(claims: Sequence) -> list[tuple[str, list]]:
+    """Claimed runs grouped by model, in order: only runs of one model can share a compiled step."""
+    groups: dict[str, list] = {}
+    for claim in claims:
+        groups.setdefault(claim.model, []).append(claim)
+    return list(groups.items())
 
 
 def _open_study(out: Path, dataset, data):
@@ -140,32 +162,40 @@ def _open_study(out: Path, dataset, data):
                               extras=dataset.extras)
 
 
-def _train_one(writer, config: cfg.Config, *, model, index, plan, dataset, strategy, keep_state, log,
-               status: StatusFile, claim) -> None:
+def _train_claimed(writer, config: cfg.Config, *, model: str, claims: Sequence, size: int, plan, dataset,
+                   strategy, keep_state, log, status: StatusFile, provenance: dict) -> None:
+    """Train the claimed runs of ``model`` that are not done yet, up to ``size`` in one compiled step."""
     from easiness import train
 
-    run = writer.run(model, index, config=config.run_config(model), seed=config.seed + index, planned=plan,
-                     dtype=config.loss_dtype, provenance={**_provenance(), "worker": claim.owner.label})
-    if run.status == "done":
-        log(f"{model} run {index}: already done, skipped")
-        status.update(done=status.data["done"] + config.epochs)
-        return
-    if run.history:
-        log(f"{model} run {index}: resuming after epoch {len(run.history)}/{config.epochs}")
-        status.update(done=status.data["done"] + len(run.history))
-    started = time.perf_counter()
+    claim_of, runs = {}, []
+    for claim in claims:
+        run = writer.run(model, claim.index, config=config.run_config(model), seed=config.seed + claim.index,
+                         planned=plan, dtype=config.loss_dtype,
+                         provenance={**provenance, "worker": claim.owner.label})
+        if run.status == "done":
+            log(f"{model} run {claim.index}: already done, skipped")
+            status.update(done=status.data["done"] + config.epochs)
+            continue
+        if run.history:
+            log(f"{model} run {claim.index}: resuming after epoch {len(run.history)}/{config.epochs}")
+            status.update(done=status.data["done"] + len(run.history))
+        claim_of[run.index] = claim
+        runs.append(run)
 
-    def on_epoch(record: dict) -> None:
+    def on_epoch(run, record: dict) -> None:
         stop_if_terminated()
-        claim.heartbeat()  # why: raises ClaimLost if another worker took this run over meanwhile
-        status.advance(f"{model} run {index}: epoch {record['epoch']}/{config.epochs}, "
+        claim_of[run.index].heartbeat()  # why: raises ClaimLost if another worker took this run over meanwhile
+        status.advance(f"{model} run {run.index}: epoch {record['epoch']}/{config.epochs}, "
                        f"test accuracy {record.get('test_accuracy')}")
 
-    result = train.train_run(dataset=dataset, config=config, model_name=model, run=run, strategy=strategy,
-                             log=log, keep_state=keep_state, on_epoch=on_epoch)
-    if result != "done":  # a failed run skips its remaining epochs
-        status.update(done=status.data["done"] + config.epochs - len(run.history))
-    log(f"{model} run {index}: {result} in {time.perf_counter() - started:.0f}s")
+    for group in train.fusable_groups(runs, size):
+        started = time.perf_counter()
+        results = train.train_runs(dataset=dataset, config=config, model_name=model, runs=group, strategy=strategy,
+                                   log=log, keep_state=keep_state, on_epoch=on_epoch)
+        for run, result in zip(group, results):
+            if result != "done":  # a failed run skips its remaining epochs
+                status.update(done=status.data["done"] + config.epochs - len(run.history))
+            log(f"{model} run {run.index}: {result} in {time.perf_counter() - started:.0f}s")
 
 
 def _provenance() -> dict:

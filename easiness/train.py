@@ -1,4 +1,4 @@
-"""The trainer: one run of one model under a ``tf.distribute`` strategy, scored at checkpoints.
+"""The trainer: runs of one model under a ``tf.distribute`` strategy, scored at checkpoints.
 
 Per run (Kishida & Nakayama, Sec. 3): momentum SGD with L2 weight decay and a step learning-rate
 schedule; at every checkpoint (the end of each epoch, or every K updates) the loss of every
@@ -7,16 +7,20 @@ that Eq. 1 can average it over runs later. Per epoch it also records train and t
 
 The run resumes from its last committed epoch: the store's manifest names the training-state
 checkpoint (weights, optimizer slots) written together with the committed loss rows.
+
+Several runs of a model train together in one compiled step (:func:`train_runs`, "fused";
+:mod:`easiness.steps` says why this is the same computation as separate runs and faster).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import shutil
 import sys
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import keras
 import numpy as np
@@ -26,14 +30,12 @@ import models
 from easiness import data
 from easiness.config import Config, lr_at
 from easiness.errors import EasinessError
-from easiness.recorder import LossRecorder
+from easiness.steps import (  # noqa: F401  (re-exported: the trainer's public surface)
+    GroupSteps, Steps, cross_entropy, make_group_steps, make_steps, score_group, score_split, sync_moving_statistics,
+)
 from easiness.store import RunWriter
 
 Log = Callable[[str], None]
-
-
-class Diverged(Exception):
-    """A run produced a non-finite loss; it is stopped and marked failed, the others go on."""
 
 
 def configure_cpu_devices(count: int) -> None:
@@ -77,101 +79,6 @@ def shuffle_seed(run_seed: int, epoch: int) -> int:
     return (run_seed * 1_000_003 + epoch * 7919 + 17) % (2**31 - 1)
 
 
-def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    """Per-example softmax cross-entropy in float32 (natural log): the paper's CE(t_i, f(x_i, W))."""
-    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
-
-
-@dataclasses.dataclass
-class Steps:
-    """The compiled per-replica steps of one run."""
-
-    train: Callable
-    score: Callable
-
-
-def make_steps(model: keras.Model, optimizer: keras.optimizers.Optimizer, strategy: tf.distribute.Strategy,
-               *, weight_decay: float) -> Steps:
-    """Compile the training step and the per-example scoring step for ``strategy``."""
-    variables = model.trainable_variables
-    if not optimizer.built:  # slot variables must exist before tracing, not inside the compiled step
-        with strategy.scope():
-            optimizer.build(variables)
-    # The optimizer sums gradients over replicas, so each replica adds its 1/R share of the L2
-    # term (Chainer's WeightDecay hook: grad += wd * w, applied to every parameter).
-    decay = weight_decay / strategy.num_replicas_in_sync
-
-    def replica_train(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            per_example = cross_entropy(y, logits)
-            loss = tf.nn.compute_average_loss(per_example)
-        grads = tape.gradient(loss, variables)
-        grads = [g + decay * v.value for g, v in zip(grads, variables)]
-        optimizer.apply_gradients(zip(grads, variables))
-        return tf.reduce_sum(per_example), _count_correct(y, logits)
-
-    def replica_score(index, x, y):
-        logits = model(x, training=False)
-        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        return index, cross_entropy(y, logits), tf.equal(predicted, tf.cast(y, tf.int32))
-
-    @tf.function(reduce_retracing=True)
-    def train(x, y):
-        loss_sum, correct = strategy.run(replica_train, args=(x, y))
-        total = tf.distribute.ReduceOp.SUM
-        return strategy.reduce(total, loss_sum, axis=None), strategy.reduce(total, correct, axis=None)
-
-    @tf.function(reduce_retracing=True)
-    def score(index, x, y):
-        return strategy.run(replica_score, args=(index, x, y))
-
-    return Steps(train=train, score=score)
-
-
-def _count_correct(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-    return tf.reduce_sum(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int32)), tf.float32))
-
-
-def sync_moving_statistics(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
-    """Average the BatchNorm moving statistics over replicas before a scoring pass.
-
-    Keras keeps non-trainable variables per replica (aggregation "none"), so under
-    MirroredStrategy each replica's moving mean and variance follow only its own share of every
-    batch. Unsynchronised, an example's recorded loss would depend on which replica scored it.
-    """
-    if strategy.num_replicas_in_sync == 1:
-        return
-    for variable in model.non_trainable_variables:
-        parts = strategy.experimental_local_results(variable.value)
-        mean = tf.add_n([tf.convert_to_tensor(p) for p in parts]) / len(parts)
-        for part in parts:
-            part.assign(mean)
-
-
-def score_split(steps: Steps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
-                *, batch_size: int, augment: bool = False, seed: int | None = None) -> tuple[np.ndarray, float]:
-    """Per-example losses [N] float32 of ``split`` and the accuracy, every example exactly once.
-
-    The scoring pass sees no augmentation by default (the paper does not say; a clean view of
-    each example makes its loss a property of the example rather than of a random crop).
-    """
-    pipe = data.pipeline(split, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch_size,
-                         augment=augment, shuffle_seed=seed if augment else None)
-    recorder = LossRecorder(len(split.ids))
-    for index, x, y in strategy.experimental_distribute_dataset(pipe):
-        out = steps.score(index, x, y)
-        parts = [_host(strategy, t) for t in out]
-        recorder.update(*parts)
-    return recorder.flush()
-
-
-def _host(strategy: tf.distribute.Strategy, value) -> np.ndarray:
-    """Concatenate a per-replica value on the host."""
-    return np.concatenate([np.asarray(t) for t in strategy.experimental_local_results(value)])
-
-
 class Progress:
     """One progress bar per run on a terminal, over all its updates; one line per epoch otherwise
     (keras ``verbose=2`` style, for logs and the app's job files)."""
@@ -191,15 +98,16 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._offset + done, [("loss", loss)] if loss is not None else None)
 
-    def end(self, epoch: int, epochs: int, record: dict) -> None:
-        line = (f"{self.label} epoch {epoch + 1}/{epochs}  loss {record['fit_loss']:.3f}  "
-                f"train acc {_fmt(record['train_accuracy'])}  test acc {_fmt(record.get('test_accuracy'))}  "
-                f"lr {record['lr']:g}  {record['seconds']:.1f}s")
+    def end(self, epoch: int, epochs: int, lines: Sequence[tuple[str, dict]]) -> None:
+        """Close the epoch with one summary line per run: ``(label, epoch record)`` pairs."""
         if self._bar is not None:
             print()  # leave the bar's line before the epoch summary; the bar continues below
             if epoch + 1 == epochs:
                 self._bar = None
-        self.log(line)
+        for label, record in lines:
+            self.log(f"{label} epoch {epoch + 1}/{epochs}  loss {record['fit_loss']:.3f}  "
+                     f"train acc {_fmt(record['train_accuracy'])}  test acc {_fmt(record.get('test_accuracy'))}  "
+                     f"lr {record['lr']:g}  {record['seconds']:.1f}s")
 
 
 def _fmt(value: float | None) -> str:
@@ -207,123 +115,236 @@ def _fmt(value: float | None) -> str:
 
 
 @dataclasses.dataclass
-class RunContext:
-    """What one run trains with: built once in :func:`_setup`."""
+class Member:
+    """One run of a group: its store writer, model, optimizer and training state."""
 
+    run: RunWriter
+    label: str
     model: keras.Model
     optimizer: keras.optimizers.Optimizer
-    steps: Steps
     state: tf.train.Checkpoint
-    per_epoch: int
-    start_epoch: int
+    history: list[dict]
+    problem: str | None = None  # why the run diverged, once it has (it is then failed at the epoch's end)
 
 
 def train_run(*, dataset: data.Dataset, config: Config, model_name: str, run: RunWriter,
               strategy: tf.distribute.Strategy, log: Log = print, interactive: bool | None = None,
               keep_state: bool = False, build_model: Callable[[], keras.Model] | None = None,
               on_epoch: Callable[[dict], None] | None = None) -> str:
-    """Train and score one run; return its final status ("done" or "failed").
+    """Train and score one run; return its final status ("done" or "failed")."""
+    callback = None if on_epoch is None else (lambda _run, record: on_epoch(record))
+    return train_runs(dataset=dataset, config=config, model_name=model_name, runs=[run], strategy=strategy,
+                      log=log, interactive=interactive, keep_state=keep_state, build_model=build_model,
+                      on_epoch=callback)[0]
 
-    ``build_model`` replaces the zoo lookup (tests use it for tiny models); ``on_epoch`` is
-    called with each committed epoch record (progress reporting).
+
+def train_runs(*, dataset: data.Dataset, config: Config, model_name: str, runs: Sequence[RunWriter],
+               strategy: tf.distribute.Strategy, log: Log = print, interactive: bool | None = None,
+               keep_state: bool = False, build_model: Callable[[], keras.Model] | None = None,
+               on_epoch: Callable[[RunWriter, dict], None] | None = None) -> list[str]:
+    """Train and score several runs of one model together, fused into one compiled step.
+
+    The runs must resume from the same epoch (:func:`fusable_groups` forms such groups). Each
+    keeps its own seed, weights, data order, optimizer and BatchNorm statistics, so the losses it
+    records are those it would record alone. A run that diverges (non-finite loss) is marked
+    failed and dropped; the others go on. Returns each run's final status ("done" or "failed").
+    ``build_model`` replaces the zoo lookup (tests use it for tiny models); ``on_epoch(run,
+    record)`` is called with each committed epoch record (progress reporting).
     """
-    ctx = _setup(dataset=dataset, config=config, model_name=model_name, run=run, strategy=strategy,
-                 build_model=build_model)
-    progress = Progress(log, label=f"{model_name} run {run.index}", steps=ctx.per_epoch, interactive=interactive)
-    plan = run.manifest["planned"]
-    history = list(run.history)
-    try:
-        for epoch in range(ctx.start_epoch, config.epochs):
-            record = _train_epoch(ctx, dataset=dataset, config=config, run=run, strategy=strategy,
-                                  epoch=epoch, plan=plan, progress=progress)
-            history.append(record)
-            progress.end(epoch, config.epochs, record)
-            _commit_epoch(ctx, run=run, epoch=epoch, plan=plan, history=history)
+    starts = {len(run.history) for run in runs}
+    if len(starts) != 1:
+        raise ValueError(f"fused runs must resume from the same epoch, got {sorted(starts)}")
+    precision, jit = acceleration(config, strategy)
+    members = [_member(run, dataset=dataset, config=config, model_name=model_name, strategy=strategy,
+                       build_model=build_model, precision=precision) for run in runs]
+    steps = _compile(members, strategy, config, jit)
+    per_epoch = steps_per_epoch(len(dataset.train.ids), config.batch_size)
+    progress = Progress(log, label=group_label(model_name, [r.index for r in runs]), steps=per_epoch,
+                        interactive=interactive)
+    plan = runs[0].manifest["planned"]
+    status: dict[int, str] = {}
+    for epoch in range(starts.pop(), config.epochs):
+        records = _train_epoch(members, steps, dataset=dataset, config=config, strategy=strategy, epoch=epoch,
+                               plan=plan, progress=progress)
+        progress.end(epoch, config.epochs, [(m.label, r) for m, r in zip(members, records) if not m.problem])
+        for member, record in zip(members, records):
+            if member.problem:
+                member.run.fail(member.problem)
+                log(f"{member.label} stopped: {member.problem}")
+                status[member.run.index] = "failed"
+                continue
+            member.history.append(record)
+            _commit_epoch(member, epoch=epoch, plan=plan, per_epoch=per_epoch)
             if on_epoch is not None:
-                on_epoch(record)
-    except Diverged as err:
-        run.fail(str(err))
-        log(f"{model_name} run {run.index} stopped: {err}")
-        return "failed"
-    run.finish()
-    if not keep_state:
-        shutil.rmtree(run.state_dir, ignore_errors=True)
-    return "done"
+                on_epoch(member.run, record)
+        if any(m.problem for m in members):
+            members = [m for m in members if not m.problem]
+            if not members:
+                break
+            steps = _compile(members, strategy, config, jit)
+    for member in members:
+        member.run.finish()
+        status[member.run.index] = "done"
+        if not keep_state:
+            shutil.rmtree(member.run.state_dir, ignore_errors=True)
+    return [status[run.index] for run in runs]
 
 
-def _setup(*, dataset, config, model_name, run, strategy, build_model) -> RunContext:
+def group_label(model_name: str, indices: Sequence[int]) -> str:
+    """"wrn10_1 run 3" or "wrn10_1 runs 0-3" (consecutive) or "wrn10_1 runs 0,2,5"."""
+    if len(indices) == 1:
+        return f"{model_name} run {indices[0]}"
+    consecutive = list(indices) == list(range(indices[0], indices[0] + len(indices)))
+    span = f"{indices[0]}-{indices[-1]}" if consecutive else ",".join(map(str, indices))
+    return f"{model_name} runs {span}"
+
+
+def fusable_groups(runs: Sequence[RunWriter], size: int) -> list[list[RunWriter]]:
+    """Runs in groups of at most ``size`` that resume from the same epoch, in the given order."""
+    by_start: dict[int, list[RunWriter]] = {}
+    for run in runs:
+        by_start.setdefault(len(run.history), []).append(run)
+    groups = []
+    for same in by_start.values():
+        groups += [same[i:i + size] for i in range(0, len(same), max(size, 1))]
+    return groups
+
+
+def fuse_size(config: Config, image_shape: Sequence[int]) -> int:
+    """Runs per compiled step: ``config.fuse``, or when 0 (auto) 4 for CIFAR-sized images and 1
+    for larger ones, whose single runs already fill a device (and whose input streams would be
+    read once per fused run)."""
+    if config.fuse:
+        return config.fuse
+    return 4 if max(image_shape[:2]) <= 64 else 1
+
+
+def acceleration(config: Config, strategy: tf.distribute.Strategy) -> tuple[str, bool]:
+    """(compute precision, XLA on?) for this run. "auto": bfloat16 and XLA on GPUs, float32 and
+    no XLA on CPUs, where both measured slower (README, Speed)."""
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    precision = config.precision if config.precision != "auto" else ("bfloat16" if on_gpu else "float32")
+    jit = {"on": True, "off": False}.get(config.xla, on_gpu)
+    return precision, jit
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str):
+    """Build layers under Keras' mixed policy for ``precision`` ("float32" or "bfloat16"): bfloat16
+    compute with float32 weights; the zoo pins the final layer (and so the loss) to float32."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16" if precision == "bfloat16" else "float32")
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _member(run: RunWriter, *, dataset, config, model_name, strategy, build_model, precision) -> Member:
+    """Seed, build (or restore) one run's model and optimizer, exactly as a lone run would."""
     keras.utils.set_random_seed(run.seed)  # distinct, recorded initial weights per run
-    num_classes = len(dataset.class_names)
-    with strategy.scope():
+    with strategy.scope(), precision_policy(precision):
         if build_model is not None:
             model = build_model()
         else:
-            model = models.build(model_name, num_classes=num_classes, input_shape=dataset.image_shape)
+            model = models.build(model_name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape)
         optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
-    steps = make_steps(model, optimizer, strategy, weight_decay=config.weight_decay)
     state = tf.train.Checkpoint(model=model, optimizer=optimizer)
+    member = Member(run, group_label(model_name, [run.index]), model, optimizer, state, list(run.history))
     if run.manifest.get("state"):
+        with strategy.scope():
+            optimizer.build(model.trainable_variables)  # slots must exist to be restored
         state.read(str(run.state_dir / run.manifest["state"])).expect_partial()
-    per_epoch = steps_per_epoch(len(dataset.train.ids), config.batch_size)
-    return RunContext(model, optimizer, steps, state, per_epoch, start_epoch=len(run.history))
+    return member
 
 
-def _train_epoch(ctx: RunContext, *, dataset, config, run, strategy, epoch, plan, progress) -> dict:
-    """One pass of training, with the scoring checkpoints that fall inside it; returns the epoch record."""
+def _compile(members: Sequence[Member], strategy, config: Config, jit: bool) -> GroupSteps:
+    return make_group_steps([m.model for m in members], [m.optimizer for m in members], strategy,
+                            weight_decay=config.weight_decay, jit_compile=jit)
+
+
+def _train_epoch(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy, epoch, plan,
+                 progress) -> list[dict]:
+    """One pass of training of every run, with the scoring checkpoints that fall inside it;
+    returns the epoch record of each run (a run that diverges gets ``problem`` set)."""
     started = time.perf_counter()
     lr = lr_at(config, epoch)
-    ctx.optimizer.learning_rate.assign(lr)
-    seed = shuffle_seed(run.seed, epoch)
-    pipe = data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
-                         batch_size=config.batch_size, augment=True, shuffle_seed=seed, drop_remainder=True)
+    for member in members:
+        member.optimizer.learning_rate.assign(lr)
+    seeds = [shuffle_seed(m.run.seed, epoch) for m in members]
+    per_epoch = steps_per_epoch(len(dataset.train.ids), config.batch_size)
     due = {c["step"]: k for k, c in enumerate(plan)}
     loss_sum = correct = 0.0
-    seen, train_accuracy = 0, None
+    seen, train_accuracy = 0, [None] * len(members)
     progress.start(epoch, config.epochs)
-    for i, (_, x, y) in enumerate(strategy.experimental_distribute_dataset(pipe)):
-        batch_loss, batch_correct = ctx.steps.train(x, y)
+    for i, batches in enumerate(strategy.experimental_distribute_dataset(_train_source(dataset, config, seeds))):
+        batch_loss, batch_correct = steps.train(batches)
         loss_sum, correct = loss_sum + batch_loss, correct + batch_correct  # stays on device until read
         seen += config.batch_size
-        step = epoch * ctx.per_epoch + i + 1
+        step = epoch * per_epoch + i + 1
         if step in due:
-            train_accuracy = _score_checkpoint(ctx, dataset=dataset, config=config, run=run, strategy=strategy,
-                                               row=due[step], seed=seed)
-        progress.step(i + 1, float(batch_loss) / config.batch_size if progress.interactive else None)
-    fit_loss = float(loss_sum) / max(seen, 1)
-    if not math.isfinite(fit_loss):
-        raise Diverged(f"non-finite training loss in epoch {epoch + 1}")
-    test = _test_metrics(ctx, dataset=dataset, config=config, strategy=strategy)
-    return {"epoch": epoch + 1, "lr": lr, "fit_loss": fit_loss, "fit_accuracy": float(correct) / max(seen, 1),
-            "train_accuracy": train_accuracy, **test, "seconds": round(time.perf_counter() - started, 3)}
+            train_accuracy = _score_checkpoint(members, steps, dataset=dataset, config=config, strategy=strategy,
+                                               row=due[step], seeds=seeds)
+        progress.step(i + 1, float(np.mean(batch_loss)) / config.batch_size if progress.interactive else None)
+    fit_loss = np.asarray(loss_sum, dtype=np.float64) / max(seen, 1)
+    fit_accuracy = np.asarray(correct, dtype=np.float64) / max(seen, 1)
+    tests = _test_metrics(members, steps, dataset=dataset, config=config, strategy=strategy)
+    seconds = round(time.perf_counter() - started, 3)
+    records = []
+    for k, member in enumerate(members):
+        if not math.isfinite(fit_loss[k]) and member.problem is None:
+            member.problem = f"non-finite training loss in epoch {epoch + 1}"
+        records.append({"epoch": epoch + 1, "lr": lr, "fit_loss": float(fit_loss[k]),
+                        "fit_accuracy": float(fit_accuracy[k]), "train_accuracy": train_accuracy[k], **tests[k],
+                        "seconds": seconds, "fused_runs": len(members)})
+    return records
 
 
-def _score_checkpoint(ctx: RunContext, *, dataset, config, run, strategy, row: int, seed: int) -> float:
-    """Score every training example, write the loss row; returns the clean train accuracy."""
-    sync_moving_statistics(ctx.model, strategy)
-    losses, accuracy = score_split(ctx.steps, strategy, dataset.train, dataset, batch_size=config.score_batch_size,
-                                   augment=config.score_augment, seed=seed)
-    if not np.isfinite(losses).all():
-        raise Diverged(f"non-finite per-example loss at checkpoint {row + 1}")
-    run.write_row(row, losses)
-    return accuracy
+def _train_source(dataset: data.Dataset, config: Config, seeds: Sequence[int]) -> tf.data.Dataset:
+    """K-tuples of augmented (x, y) training batches, each run in its own seeded order."""
+    def pipe(seed: int) -> tf.data.Dataset:
+        return data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
+                             batch_size=config.batch_size, augment=True, shuffle_seed=seed,
+                             drop_remainder=True).map(lambda i, x, y: (x, y))
+
+    return tf.data.Dataset.zip(tuple(pipe(s) for s in seeds))
 
 
-def _test_metrics(ctx: RunContext, *, dataset, config, strategy) -> dict:
+def _score_checkpoint(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy, row: int,
+                      seeds: Sequence[int]) -> list[float | None]:
+    """Score every training example under every run, write the loss rows; the clean train accuracies."""
+    for member in members:
+        sync_moving_statistics(member.model, strategy)
+    results = score_group(steps, strategy, dataset.train, dataset, batch_size=config.score_batch_size,
+                          augment_seeds=seeds if config.score_augment else None)
+    accuracies: list[float | None] = []
+    for member, (losses, accuracy) in zip(members, results):
+        if member.problem is None and not np.isfinite(losses).all():
+            member.problem = f"non-finite per-example loss at checkpoint {row + 1}"
+        if member.problem is None:
+            member.run.write_row(row, losses)
+        accuracies.append(accuracy)
+    return accuracies
+
+
+def _test_metrics(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy) -> list[dict]:
     if dataset.test is None:
-        return {"test_loss": None, "test_accuracy": None}
-    sync_moving_statistics(ctx.model, strategy)
-    losses, accuracy = score_split(ctx.steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)
-    return {"test_loss": float(losses.mean()), "test_accuracy": accuracy}
+        return [{"test_loss": None, "test_accuracy": None} for _ in members]
+    for member in members:
+        sync_moving_statistics(member.model, strategy)
+    results = score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)
+    return [{"test_loss": float(losses.mean()), "test_accuracy": accuracy} for losses, accuracy in results]
 
 
-def _commit_epoch(ctx: RunContext, *, run: RunWriter, epoch: int, plan: list[dict], history: list[dict]) -> None:
-    """Write the training state, then commit the epoch's loss rows with it (manifest last)."""
+def _commit_epoch(member: Member, *, epoch: int, plan: list[dict], per_epoch: int) -> None:
+    """Write the run's training state, then commit the epoch's loss rows with it (manifest last)."""
+    run = member.run
     name = f"epoch-{epoch + 1:05d}"
-    ctx.state.write(str(run.state_dir / name))
-    end_step = (epoch + 1) * ctx.per_epoch
+    member.state.write(str(run.state_dir / name))
+    end_step = (epoch + 1) * per_epoch
     done = sum(c["step"] <= end_step for c in plan)
     previous = run.manifest.get("state")
-    run.commit(done=done, history=history, state=name)
+    run.commit(done=done, history=member.history, state=name)
     if previous and previous != name:
         _remove_state(run, previous)
 

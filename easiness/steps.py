@@ -1,0 +1,210 @@
+"""Compiled steps: training and per-example scoring of K runs inside one ``tf.function``.
+
+A study trains M independent runs of a model. Small CNNs leave a CPU (and a large GPU) partly
+idle between their many small kernels, so several runs can share one compiled step: the graph
+holds K disconnected copies of the training step, and TensorFlow's executor runs them side by
+side. Each run keeps its own weights, optimizer state, BatchNorm statistics and its own batch
+(own data order and augmentation), so a fused run computes exactly what it computes alone;
+``tests/test_fused.py`` checks this to float tolerance. A single run is the group of one.
+
+Batches travel as ``(index, image, label)`` triples, one per run, so that the scoring pass of
+runs with different augmentation seeds (``--score-augment``) still lands every loss at its
+example's index. With clean scoring (the default) all runs share one batch.
+
+XLA (``jit_compile``) compiles each replica's forward and backward pass; the optimizer update
+stays outside the compiled cluster because it synchronises replicas (a ``merge_call``, which
+XLA cannot compile).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from easiness import data
+from easiness.recorder import LossRecorder
+
+
+def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example softmax cross-entropy in float32 (natural log): the paper's CE(t_i, f(x_i, W))."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=tf.cast(logits, tf.float32))
+
+
+def count_correct(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Number of examples whose arg-max logit is their label, as float32."""
+    return tf.reduce_sum(tf.cast(_hits(labels, logits), tf.float32))
+
+
+def _hits(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
+    return tf.equal(predicted, tf.cast(labels, tf.int32))
+
+
+@dataclasses.dataclass
+class GroupSteps:
+    """The compiled steps of K runs.
+
+    ``train(batches)``: batches is a K-tuple of (x, y); one update of every run; returns
+    (loss sums [K], correct counts [K]) summed over the global batch, left on the device.
+    ``score(batches)``: per-example (index, loss, correct) of every run, per replica.
+    """
+
+    train: Callable
+    score: Callable
+    size: int
+
+
+def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.optimizers.Optimizer],
+                     strategy: tf.distribute.Strategy, *, weight_decay: float,
+                     jit_compile: bool = False) -> GroupSteps:
+    """Compile the training and scoring steps of ``len(models)`` runs for ``strategy``."""
+    if len(models) != len(optimizers) or not models:
+        raise ValueError(f"need one optimizer per model, got {len(models)} models and {len(optimizers)} optimizers")
+    for model, optimizer in zip(models, optimizers):
+        if not optimizer.built:  # slot variables must exist before tracing, not inside the compiled step
+            with strategy.scope():
+                optimizer.build(model.trainable_variables)
+    # The optimizer sums gradients over replicas, so each replica adds its 1/R share of the L2
+    # term (Chainer's WeightDecay hook: grad += wd * w, applied to every parameter).
+    decay = weight_decay / strategy.num_replicas_in_sync
+    gradients = [_gradient_fn(model, decay, jit_compile) for model in models]
+    forwards = [_forward_fn(model, jit_compile) for model in models]
+
+    def replica_train(batches):
+        sums, correct = [], []
+        for grad_fn, model, optimizer, (x, y) in zip(gradients, models, optimizers, batches):
+            grads, loss_sum, hits = grad_fn(x, y)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            sums.append(loss_sum)
+            correct.append(hits)
+        return tf.stack(sums), tf.stack(correct)
+
+    def replica_score(batches):
+        out = []
+        for forward, (index, x, y) in zip(forwards, batches):
+            logits = forward(x)
+            out.append((index, cross_entropy(y, logits), _hits(y, logits)))
+        return tuple(out)
+
+    @tf.function(reduce_retracing=True)
+    def train(batches):
+        loss_sum, correct = strategy.run(replica_train, args=(batches,))
+        total = tf.distribute.ReduceOp.SUM
+        return strategy.reduce(total, loss_sum, axis=None), strategy.reduce(total, correct, axis=None)
+
+    @tf.function(reduce_retracing=True)
+    def score(batches):
+        return strategy.run(replica_score, args=(batches,))
+
+    return GroupSteps(train=train, score=score, size=len(models))
+
+
+def _gradient_fn(model: keras.Model, decay: float, jit_compile: bool) -> Callable:
+    """(x, y) -> (gradients with the L2 term, summed loss, correct count) of one replica's batch."""
+    variables = model.trainable_variables
+
+    def gradient(x, y):
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            per_example = cross_entropy(y, logits)
+            loss = tf.nn.compute_average_loss(per_example)
+        grads = tape.gradient(loss, variables)
+        grads = [g + decay * v.value for g, v in zip(grads, variables)]
+        return grads, tf.reduce_sum(per_example), count_correct(y, logits)
+
+    return tf.function(gradient, jit_compile=True) if jit_compile else gradient
+
+
+def _forward_fn(model: keras.Model, jit_compile: bool) -> Callable:
+    def forward(x):
+        return model(x, training=False)
+
+    return tf.function(forward, jit_compile=True) if jit_compile else forward
+
+
+@dataclasses.dataclass
+class Steps:
+    """The compiled steps of one run: ``train(x, y)`` -> (loss sum, correct count) and
+    ``score(index, x, y)`` -> per-replica (index, loss, correct)."""
+
+    train: Callable
+    score: Callable
+    group: GroupSteps
+
+
+def make_steps(model: keras.Model, optimizer: keras.optimizers.Optimizer, strategy: tf.distribute.Strategy,
+               *, weight_decay: float, jit_compile: bool = False) -> Steps:
+    """Compile the training step and the per-example scoring step of one run (a group of one)."""
+    group = make_group_steps([model], [optimizer], strategy, weight_decay=weight_decay, jit_compile=jit_compile)
+
+    def train(x, y):
+        loss_sum, correct = group.train(((x, y),))
+        return loss_sum[0], correct[0]
+
+    def score(index, x, y):
+        return group.score(((index, x, y),))[0]
+
+    return Steps(train=train, score=score, group=group)
+
+
+def sync_moving_statistics(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+    """Average the BatchNorm moving statistics over replicas before a scoring pass.
+
+    Keras keeps non-trainable variables per replica (aggregation "none"), so under
+    MirroredStrategy each replica's moving mean and variance follow only its own share of every
+    batch. Unsynchronised, an example's recorded loss would depend on which replica scored it.
+    """
+    if strategy.num_replicas_in_sync == 1:
+        return
+    for variable in model.non_trainable_variables:
+        parts = strategy.experimental_local_results(variable.value)
+        mean = tf.add_n([tf.convert_to_tensor(p) for p in parts]) / len(parts)
+        for part in parts:
+            part.assign(mean)
+
+
+def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
+                *, batch_size: int, augment_seeds: Sequence[int] | None = None) -> list[tuple[np.ndarray, float]]:
+    """Per-example losses [N] float32 and the accuracy of every run of the group over ``split``.
+
+    Clean images by default (the paper does not say; a clean view of each example makes its
+    loss a property of the example rather than of a random crop), one pipeline shared by all
+    runs. ``augment_seeds`` (one per run) scores with training augmentation instead, each run
+    with its own seed and order.
+    """
+    recorders = [LossRecorder(len(split.ids)) for _ in range(steps.size)]
+    for batches in strategy.experimental_distribute_dataset(_score_source(steps.size, split, dataset, batch_size,
+                                                                          augment_seeds)):
+        for recorder, out in zip(recorders, steps.score(batches)):
+            recorder.update(*[_host(strategy, t) for t in out])
+    return [recorder.flush() for recorder in recorders]
+
+
+def _score_source(size: int, split: data.Split, dataset: data.Dataset, batch_size: int,
+                  augment_seeds: Sequence[int] | None) -> tf.data.Dataset:
+    """K-tuples of (index, x, y) batches: one clean pipeline repeated, or one augmented per run."""
+    def pipe(augment: bool, seed: int | None) -> tf.data.Dataset:
+        return data.pipeline(split, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch_size,
+                             augment=augment, shuffle_seed=seed)
+
+    if augment_seeds is None:
+        return pipe(False, None).map(lambda *batch: (batch,) * size)
+    if len(augment_seeds) != size:
+        raise ValueError(f"need {size} augmentation seeds, got {len(augment_seeds)}")
+    return tf.data.Dataset.zip(tuple(pipe(True, s) for s in augment_seeds))
+
+
+def score_split(steps: Steps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
+                *, batch_size: int, augment: bool = False, seed: int | None = None) -> tuple[np.ndarray, float]:
+    """Per-example losses [N] float32 of ``split`` and the accuracy of one run, every example once."""
+    seeds = [seed if seed is not None else 0] if augment else None
+    return score_group(steps.group, strategy, split, dataset, batch_size=batch_size, augment_seeds=seeds)[0]
+
+
+def _host(strategy: tf.distribute.Strategy, value) -> np.ndarray:
+    """Concatenate a per-replica value on the host."""
+    return np.concatenate([np.asarray(t) for t in strategy.experimental_local_results(value)])
