@@ -45,9 +45,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 from easiness import atomic
 from easiness.errors import EasinessError
-from easiness.layout import MANIFEST_FILE, MODELS_DIR, now_iso, read_json, run_dirname, validate_name
+from easiness.layout import CLAIMS_DIR, MANIFEST_FILE, MODELS_DIR, now_iso, read_json, run_dirname, validate_name
 
-CLAIMS_DIR = "claims"
 STALE_AFTER = 600.0  # seconds without a heartbeat before another host may take a claim over
 _GENERATION = re.compile(r"(\d{6})\.json")
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
@@ -62,6 +61,10 @@ def check_timeout(seconds: float) -> float:
 
 class ClaimLost(EasinessError):
     """Another worker took this claim over (ours went stale: a pause, a network partition)."""
+
+    def __init__(self, message: str, lease: "Lease | None" = None) -> None:
+        super().__init__(message)
+        self.lease = lease  # which one was lost, when a worker holds several
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +148,7 @@ class Lease:
         self.owner = owner or Owner.this_process()
         self.stale_after = check_timeout(stale_after)
         self.generation: int | None = None
+        self.replaced: Holding | None = None  # the stale claim this lease took over, if any
         self._acquired = ""
         self._lost: ClaimLost | None = None
         self._lock = threading.Lock()  # why: the keep-alive thread and the trainer both heartbeat
@@ -171,11 +175,15 @@ class Lease:
         if holding is not None and not holding.is_free(observer=self.owner, stale_after=self.stale_after):
             return False
         generation = 0 if holding is None else holding.generation + 1
-        self.folder.mkdir(parents=True, exist_ok=True)
         self._acquired = now_iso()
-        if not _create_exclusive(_path(self.folder, generation), self._record("held")):
-            return False  # another worker created this generation first
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            if not _create_exclusive(_path(self.folder, generation), self._record("held")):
+                return False  # another worker created this generation first
+        except FileNotFoundError:
+            return False  # the folder was removed meanwhile (a finished creation lease): look again
         self.generation = generation
+        self.replaced = holding if holding is not None and holding.state == "held" else None
         return True
 
     def heartbeat(self) -> None:
@@ -189,7 +197,8 @@ class Lease:
         self._stop_keeper()
         with self._lock:
             if self.held and self._successor() is None:
-                atomic.write_json_atomic(_path(self.folder, self.generation), self._record("released", outcome))
+                with contextlib.suppress(FileNotFoundError):  # why: a removed folder has nothing to release
+                    atomic.write_json_atomic(_path(self.folder, self.generation), self._record("released", outcome))
             self.generation = None
 
     def __enter__(self) -> "Lease":
@@ -201,8 +210,7 @@ class Lease:
         return self
 
     def __exit__(self, kind, error, tb) -> None:
-        outcome = "finished" if kind is None else ("interrupted" if kind is KeyboardInterrupt else "failed")
-        self.release(outcome)
+        self.release("finished" if kind is None else f"stopped by {kind.__name__}")
 
     def _keep_alive(self) -> None:
         """Heartbeat every stale_after / 4 seconds until released or taken over."""
@@ -228,7 +236,7 @@ class Lease:
             raise EasinessError(f"{self.name} is not held by this worker")
         successor = self._successor()
         if successor is not None:
-            self._lost = ClaimLost(f"{self.name}: claim taken over by {successor.label}")
+            self._lost = ClaimLost(f"{self.name}: claim taken over by {successor.label}", self)
             raise self._lost
 
     def _successor(self) -> Holding | None:
@@ -383,22 +391,27 @@ class RunQueue:
         while self._pending and len(taken) < limit:
             model, index = self._pending.pop(0)
             claim = self.claims.try_claim(model, index)
-            if claim is not None:
-                taken.append(claim)
-            else:
+            if claim is None:
                 self._skip(model, index)
+                continue
+            if claim.replaced is not None:
+                self.log(f"{model} run {index}: took over the stale claim of {claim.replaced.label}")
+            taken.append(claim)
         return taken
 
     @contextlib.contextmanager
     def training(self, claim: Claim) -> Iterator[Claim]:
         """Hold ``claim`` (heartbeats from a thread) while the body trains its run; release it
-        after. A ClaimLost raised inside stops only this run, with a log line."""
+        after. This claim's ClaimLost raised inside ends the body with a log line; the worker
+        goes on with its other runs."""
         outcome = "interrupted"
         try:
             with claim:
                 yield claim
                 outcome = self._run_status(claim)
         except ClaimLost as lost:
+            if lost.lease is not claim:
+                raise  # another claim's: let the block holding that one handle it
             outcome = "lost"
             self.log(f"{lost}; stopped")
         finally:

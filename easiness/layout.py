@@ -27,6 +27,10 @@ STATE_DIR = "state"
 # why: written first and removed after study.json, so a folder holding it but no study.json is a
 # study whose creation was killed, safe to create again (unlike any other non-empty folder)
 CREATING_MARKER = ".easiness-creating"
+# why: the lease (a folder of claim generations, see easiness.claims) that lets one of several
+# processes opening a new study at once create it; removed once study.json is committed
+CREATION_LEASE = ".easiness-creation-lease"
+CLAIMS_DIR = "claims"
 
 LOSS_DTYPES = ("float32", "float16")
 STATUSES = ("created", "running", "done", "failed")

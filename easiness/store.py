@@ -15,6 +15,11 @@ Layout of a study folder::
     <study>/models/<model>/run-000/manifest.json   the run's commit point, rewritten per commit
     <study>/models/<model>/run-000/losses.npy      [planned checkpoints, N] float32 or float16
     <study>/models/<model>/run-000/state/          the trainer's training state (opaque here)
+    <study>/claims/<model>/run-000/000000.json     which worker trains the run: one file per claim
+                                                   generation, the newest is the claim
+                                                   (:mod:`easiness.claims`)
+    <study>/.easiness-creation-lease/              while a study is being created: the lease that
+                                                   lets one of several processes create it
 
 Crash safety: every small file is written as a temp file in its own folder, fsynced and renamed
 over the target (:mod:`easiness.atomic`). ``losses.npy`` is the one deliberate exception: it is
@@ -23,8 +28,10 @@ is still safe). Readers trust only the checkpoints a run's manifest lists, so a 
 moment leaves the previous committed state readable.
 
 Writing: :func:`create_study` -> :meth:`StudyWriter.run` -> :class:`RunWriter` (``write_row``,
-``commit``, ``finish``/``fail``). Reading: :meth:`Study.open`, :func:`list_studies`, and
-:class:`RunStack`, a lazy ``[M, C, N]`` view over memory-mapped runs.
+``commit``, ``finish``/``fail``). Several processes may create one study or run at once (one
+creates, the others reopen); which of several workers trains which run is decided by
+:mod:`easiness.claims`. Reading: :meth:`Study.open`, :func:`list_studies`, and :class:`RunStack`,
+a lazy ``[M, C, N]`` view over memory-mapped runs.
 """
 
 from easiness.layout import SCHEMA_VERSION, StoreError

@@ -1,12 +1,18 @@
 """Writing a study: :func:`create_study`, :class:`StudyWriter` and :class:`RunWriter`.
 
-One process writes one run folder (the chief alone under multi-worker training); nothing here
-locks. Every small file goes through :mod:`easiness.atomic`; a run's ``manifest.json`` is its
-commit point and ``study.json`` is the study's. Numpy only; no TensorFlow.
+One process writes one run folder (the chief alone under multi-worker training); which process
+trains which run is decided by :mod:`easiness.claims`. Creating is safe when several processes
+open one new study or run at once: a creation lease lets one process write the study while the
+others wait and reopen it, and a run folder is built under a temp name and renamed into place,
+so exactly one creator wins and the others reopen its run. Every small file goes through
+:mod:`easiness.atomic`; a run's ``manifest.json`` is its commit point and ``study.json`` is the
+study's. Numpy only; no TensorFlow.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import json
 import operator
@@ -16,14 +22,16 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from easiness import atomic
+from easiness.claims import Lease
 from easiness.layout import (
-    CREATING_MARKER, EXTRAS_DIR, IDS_FILE, IMAGES_FILE, LABELS_FILE, LOSS_DTYPES, LOSSES_FILE,
+    CREATION_LEASE, CREATING_MARKER, EXTRAS_DIR, IDS_FILE, IMAGES_FILE, LABELS_FILE, LOSS_DTYPES, LOSSES_FILE,
     MANIFEST_FILE, MODELS_DIR, SCHEMA_VERSION, STATE_DIR, STUDY_FILE, StoreError, check_schema,
     now_iso, one_line, read_json, run_dirname, validate_name,
 )
@@ -38,17 +46,46 @@ def create_study(root: str | os.PathLike, *, dataset: str, fingerprint: str, ids
     ``[N, ...]`` per-example ground truth. A folder already holding a study with the same
     ``fingerprint`` is reopened without rewriting anything (the arrays given are then unused);
     a different study, or a non-empty folder that is no study, is refused with nothing modified.
+    Several processes may call this on one new folder at once: one writes the study, the others
+    wait for its study.json and reopen it (or are refused if their fingerprint differs).
     """
     root = Path(root)
     ids, labels = _check_ids_labels(ids, labels, class_names)
     images = _check_images(images, len(ids))
     extras = _check_extras(extras or {}, len(ids))
-    existing = _existing_study(root, dataset, fingerprint, len(ids))
-    if existing is not None:
-        return existing
-    _write_study(root, dataset=dataset, fingerprint=fingerprint, ids=ids, labels=labels,
-                 class_names=list(class_names), images=images, extras=extras)
-    return StudyWriter(root, dataset=dataset, fingerprint=fingerprint, n=len(ids))
+    while True:
+        existing = _existing_study(root, dataset, fingerprint, len(ids))
+        if existing is not None:
+            return existing
+        with _creation_lease(root) as mine:
+            if mine and not (root / STUDY_FILE).exists():
+                _write_study(root, dataset=dataset, fingerprint=fingerprint, ids=ids, labels=labels,
+                             class_names=list(class_names), images=images, extras=extras)
+                return StudyWriter(root, dataset=dataset, fingerprint=fingerprint, n=len(ids))
+        # another process is creating this study, or has just created it: look again
+
+
+@contextlib.contextmanager
+def _creation_lease(root: Path) -> Iterator[bool]:
+    """Hold the lease that lets one process create the study in ``root``; yields whether this
+    process holds it, after a short pause when another one does.
+
+    Released on exit; after a commit the lease folder is removed (safe: whoever takes the lease
+    afterwards finds study.json and only reopens). A creator that crashed leaves its lease behind,
+    taken over once stale like any claim (:mod:`easiness.claims`).
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    lease = Lease(root / CREATION_LEASE, name=f"creation of {root}")
+    if not lease.try_acquire():
+        time.sleep(_CREATION_POLL)
+        yield False
+        return
+    with lease:
+        yield True
+    shutil.rmtree(root / CREATION_LEASE, ignore_errors=True)
+
+
+_CREATION_POLL = 0.2  # seconds between looks at a study another process is creating
 
 
 def _check_ids_labels(ids: Any, labels: Any, class_names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -121,7 +158,7 @@ def _existing_study(root: Path, dataset: str, fingerprint: str, n: int) -> "Stud
                              f"but {n} ids were given; the fingerprint does not match the ids")
         (root / CREATING_MARKER).unlink(missing_ok=True)  # why: a kill may have left it after study.json
         return StudyWriter(root, dataset=str(old_ds), fingerprint=fingerprint, n=n)
-    if any(root.iterdir()) and not (root / CREATING_MARKER).exists():
+    if any(p.name != CREATION_LEASE for p in root.iterdir()) and not (root / CREATING_MARKER).exists():
         raise StoreError(f"{root} is not empty and holds no study; choose another --out")
     return None
 
@@ -180,11 +217,11 @@ class StudyWriter:
         wanted = {"config": _normalise_config(config), "planned": _normalise_plan(planned),
                   "seed": operator.index(seed), "dtype": dtype}
         path = self.root / MODELS_DIR / model / run_dirname(index)
-        if (path / MANIFEST_FILE).exists():
-            manifest = _reopen_manifest(path, wanted, self.fingerprint, self.n)
-        else:
+        if not (path / MANIFEST_FILE).exists():
             manifest = self._new_manifest(model, index, wanted, provenance)
-            _create_run_folder(path, manifest, self.n)
+            if _create_run_folder(path, manifest, self.n):
+                return RunWriter(path, manifest, fresh_provenance=_provenance(provenance))
+        manifest = _reopen_manifest(path, wanted, self.fingerprint, self.n)  # ours lost a creation race
         return RunWriter(path, manifest, fresh_provenance=_provenance(provenance))
 
     def _new_manifest(self, model: str, index: int, wanted: Mapping[str, Any],
@@ -248,12 +285,53 @@ def _reopen_manifest(path: Path, wanted: Mapping[str, Any], fingerprint: str, n:
     return manifest
 
 
-def _create_run_folder(path: Path, manifest: Mapping[str, Any], n: int) -> None:
-    """Preallocate losses.npy, make state/, then write the first manifest (the run's commit)."""
-    path.mkdir(parents=True, exist_ok=True)
-    (path / STATE_DIR).mkdir(exist_ok=True)
-    atomic.preallocate_npy(path / LOSSES_FILE, (len(manifest["planned"]), n), np.dtype(manifest["dtype"]))
-    atomic.write_json_atomic(path / MANIFEST_FILE, manifest)
+def _create_run_folder(path: Path, manifest: Mapping[str, Any], n: int) -> bool:
+    """Build the run (losses.npy, state/, the first manifest) in a hidden temp folder, then rename
+    it into place; False if another process's run got there first.
+
+    The rename makes the run appear complete or not at all, and of several processes creating one
+    run at once exactly one rename succeeds (a folder cannot be renamed over a non-empty one), so
+    nobody's losses.npy is ever replaced under another writer's memory map.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = atomic.temp_path(path)
+    try:
+        staging.mkdir()
+        (staging / STATE_DIR).mkdir()
+        atomic.preallocate_npy(staging / LOSSES_FILE, (len(manifest["planned"]), n), np.dtype(manifest["dtype"]))
+        atomic.write_json_atomic(staging / MANIFEST_FILE, manifest)
+        _discard_leftover(path)
+        return _rename_into_place(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # only there when another process won, or on error
+
+
+def _rename_into_place(staging: Path, path: Path) -> bool:
+    """Rename the folder ``staging`` to ``path``; False if ``path`` exists and is not empty."""
+    try:
+        os.rename(staging, path)
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            return False
+        raise
+    atomic.fsync_dir(path.parent)
+    return True
+
+
+def _discard_leftover(path: Path) -> None:
+    """Remove a run folder without a manifest (a creation killed under an older version, which
+    wrote in place), moving it aside first so a complete run renamed in meanwhile is put back."""
+    if not path.exists() or (path / MANIFEST_FILE).exists():
+        return
+    aside = atomic.temp_path(path)
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        return  # another process moved it first
+    if not (aside / MANIFEST_FILE).exists():
+        shutil.rmtree(aside, ignore_errors=True)
+    elif not _rename_into_place(aside, path):  # a complete run had been renamed in meanwhile
+        raise StoreError(f"{path} was created by two processes at once; run again")
 
 
 @functools.lru_cache(maxsize=1)
