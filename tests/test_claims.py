@@ -289,7 +289,7 @@ def test_a_lost_claim_stops_only_its_run(tmp_path):
 # ----------------------------------------------------------------------------- two workers, one study
 
 
-WORKER = ["--dataset", "synthetic", "--per-class", "20", "--model", "wrn10_1", "--runs", "4", "--epochs", "1",
+WORKER = ["--dataset", "synthetic", "--per-class", "20", "--model", "wrn10_1", "--runs", "4", "--epochs", "1", "--fuse", "1",
           "--batch-size", "20", "--score-batch-size", "200"]
 
 
