@@ -48,7 +48,7 @@ from easiness.errors import EasinessError
 from easiness.layout import CLAIMS_DIR, MANIFEST_FILE, MODELS_DIR, now_iso, read_json, run_dirname, validate_name
 
 STALE_AFTER = 600.0  # seconds without a heartbeat before another host may take a claim over
-_GENERATION = re.compile(r"(\d{6})\.json")
+_GENERATION = re.compile(r"(\d+)\.json")  # zero-padded to 6 digits, more past a million
 _NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
@@ -103,6 +103,8 @@ def _pid_namespace() -> str:
 
 def _pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this machine (signal 0 probes, sends nothing)."""
+    if pid <= 0:
+        return True  # why: kill(0 or -1) would probe process groups; such a pid cannot be judged
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -149,6 +151,7 @@ class Lease:
         self.stale_after = check_timeout(stale_after)
         self.generation: int | None = None
         self.replaced: Holding | None = None  # the stale claim this lease took over, if any
+        self.last_error: OSError | None = None  # of the last heartbeat, if it could not write
         self._acquired = ""
         self._lost: ClaimLost | None = None
         self._lock = threading.Lock()  # why: the keep-alive thread and the trainer both heartbeat
@@ -187,17 +190,26 @@ class Lease:
         return True
 
     def heartbeat(self) -> None:
-        """Refresh the heartbeat; ClaimLost if another worker has taken the lease over."""
+        """Refresh the heartbeat; ClaimLost if another worker has taken the lease over.
+
+        A filesystem error (an NFS hiccup) is kept in ``last_error``, not raised: training goes
+        on, the next heartbeat tries again, and others wait stale_after before taking over.
+        """
         with self._lock:
-            self._check_not_overtaken()
-            atomic.write_json_atomic(_path(self.folder, self.generation), self._record("held"))
+            try:
+                self._check_not_overtaken()
+                atomic.write_json_atomic(_path(self.folder, self.generation), self._record("held"))
+                self.last_error = None
+            except OSError as e:
+                self.last_error = e
 
     def release(self, outcome: str = "released") -> None:
         """Mark the lease released (free for the next worker), with ``outcome`` for the record."""
         self._stop_keeper()
         with self._lock:
-            if self.held and self._successor() is None:
-                with contextlib.suppress(FileNotFoundError):  # why: a removed folder has nothing to release
+            # why: a failed write (or a removed folder) leaves the claim to go stale: slower, not wrong
+            with contextlib.suppress(OSError):
+                if self.held and self._successor() is None:
                     atomic.write_json_atomic(_path(self.folder, self.generation), self._record("released", outcome))
             self.generation = None
 
@@ -219,8 +231,6 @@ class Lease:
                 self.heartbeat()
             except ClaimLost:
                 return  # remembered: the trainer's next heartbeat() raises it
-            except OSError:
-                continue  # a filesystem hiccup: try again; others wait stale_after before taking over
 
     def _stop_keeper(self) -> None:
         self._stop.set()

@@ -62,13 +62,14 @@ def create_study(root: str | os.PathLike, *, dataset: str, fingerprint: str, ids
                 _write_study(root, dataset=dataset, fingerprint=fingerprint, ids=ids, labels=labels,
                              class_names=list(class_names), images=images, extras=extras)
                 return StudyWriter(root, dataset=dataset, fingerprint=fingerprint, n=len(ids))
-        # another process is creating this study, or has just created it: look again
+        if not mine:
+            time.sleep(_CREATION_POLL)  # another process is creating this study: look again shortly
 
 
 @contextlib.contextmanager
 def _creation_lease(root: Path) -> Iterator[bool]:
     """Hold the lease that lets one process create the study in ``root``; yields whether this
-    process holds it, after a short pause when another one does.
+    process holds it (False: another process does).
 
     Released on exit; after a commit the lease folder is removed (safe: whoever takes the lease
     afterwards finds study.json and only reopens). A creator that crashed leaves its lease behind,
@@ -77,7 +78,6 @@ def _creation_lease(root: Path) -> Iterator[bool]:
     root.mkdir(parents=True, exist_ok=True)
     lease = Lease(root / CREATION_LEASE, name=f"creation of {root}")
     if not lease.try_acquire():
-        time.sleep(_CREATION_POLL)
         yield False
         return
     with lease:

@@ -139,6 +139,19 @@ def test_the_heartbeat_thread_keeps_a_claim_fresh(tmp_path):
     assert rival.try_claim("m", 0) is not None
 
 
+def test_a_filesystem_hiccup_does_not_stop_training(tmp_path, monkeypatch):
+    claim = Claims(tmp_path).try_claim("m", 0)
+
+    def unavailable(path, obj):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("easiness.atomic.write_json_atomic", unavailable)
+    claim.heartbeat()  # no exception: the next heartbeat tries again
+    assert claim.held and claim.last_error.errno == 5
+    claim.release()  # the claim is left to go stale
+    assert generations(tmp_path, "m", 0)[0]["state"] == "held"
+
+
 @pytest.mark.parametrize("seconds", [0, -1, float("nan")])
 def test_a_timeout_must_be_positive(tmp_path, seconds):
     with pytest.raises(EasinessError, match="--claim-timeout must be a positive number of seconds"):
