@@ -75,10 +75,12 @@ class Owner:
     pid: int
     pidns: str = ""  # the PID namespace: containers on one host may share a hostname, not pids
     token: str = ""
+    started: str = ""  # the process's start time (Linux clock ticks): tells a reused pid apart
 
     @classmethod
     def this_process(cls) -> "Owner":
-        return cls(socket.gethostname(), os.getpid(), _pid_namespace(), secrets.token_hex(8))
+        pid = os.getpid()
+        return cls(socket.gethostname(), pid, _pid_namespace(), secrets.token_hex(8), _process_start(pid))
 
     @property
     def label(self) -> str:
@@ -90,7 +92,19 @@ class Owner:
         namespace, pid not alive); False when it is alive or cannot be checked from there."""
         if (self.host, self.pidns) != (observer.host, observer.pidns):
             return False
-        return not _pid_alive(self.pid)
+        if not _pid_alive(self.pid):
+            return True
+        return bool(self.started) and _process_start(self.pid) not in ("", self.started)  # pid reused
+
+
+def _process_start(pid: int) -> str:
+    """When process ``pid`` started (field 22 of /proc/<pid>/stat), or "" where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()  # why: the command name before ")" may hold spaces
+    return fields[19] if len(fields) > 19 else ""
 
 
 def _pid_namespace() -> str:

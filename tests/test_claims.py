@@ -120,6 +120,14 @@ def test_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
     assert claims.describe("m", 1).startswith("claimed by elsewhere:")
 
 
+def test_a_reused_pid_does_not_keep_a_dead_claim_alive(tmp_path):
+    here = Owner.this_process()
+    if not here.started:
+        pytest.skip("no /proc/<pid>/stat here")
+    write_claim(tmp_path, "m", 0, Owner(here.host, os.getpid(), here.pidns, "t", started="1"), heartbeat=time.time())
+    assert Claims(tmp_path).try_claim("m", 0).generation == 1  # our pid, but not the process that claimed
+
+
 def test_an_unreadable_claim_counts_as_held_until_it_is_old(tmp_path):
     path = write_claim(tmp_path, "m", 0, other(), heartbeat=time.time())
     path.write_text('{"owner": {"ho')  # being written on a filesystem without hard links
