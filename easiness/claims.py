@@ -26,6 +26,17 @@ every ``stale_after / 4`` seconds while the run trains. A held claim becomes fre
 stale: its heartbeat is older than ``stale_after`` seconds (default 10 minutes), or, seen from the
 same host and PID namespace, its pid is no longer alive (a crash there is taken over at once).
 Hosts must therefore keep their clocks in step to well within ``stale_after`` (NTP does).
+
+Use (what ``python -m easiness.score`` does)::
+
+    queue = RunQueue(Claims(study_dir, stale_after=600.0), [(model, m), ...], log=print)
+    while taken := queue.take(k):          # up to k runs claimed, in candidate order
+        with queue.training(taken[0]) as claim:   # heartbeats from a thread, released after
+            ...train, calling claim.heartbeat() after each epoch (raises ClaimLost if taken over)
+    print(queue.summary())
+
+or one run at a time: ``claim = Claims(study_dir).try_claim(model, m)`` (None if done or held),
+then ``with claim: ...``.
 """
 
 from __future__ import annotations

@@ -158,9 +158,15 @@ def _existing_study(root: Path, dataset: str, fingerprint: str, n: int) -> "Stud
                              f"but {n} ids were given; the fingerprint does not match the ids")
         (root / CREATING_MARKER).unlink(missing_ok=True)  # why: a kill may have left it after study.json
         return StudyWriter(root, dataset=str(old_ds), fingerprint=fingerprint, n=n)
-    if any(p.name != CREATION_LEASE for p in root.iterdir()) and not (root / CREATING_MARKER).exists():
+    if any(not _creation_litter(p.name) for p in root.iterdir()) and not (root / CREATING_MARKER).exists():
         raise StoreError(f"{root} is not empty and holds no study; choose another --out")
     return None
+
+
+def _creation_litter(name: str) -> bool:
+    """Whether an entry of a study folder without study.json belongs to a creation under way (or
+    killed): the creation lease, or a temp file such as the creating marker's own before its rename."""
+    return name == CREATION_LEASE or atomic.is_temp_name(name)
 
 
 def _write_study(root: Path, *, dataset: str, fingerprint: str, ids: np.ndarray,
