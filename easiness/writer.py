@@ -189,7 +189,7 @@ def _write_study(root: Path, *, dataset: str, fingerprint: str, ids: np.ndarray,
         "images": images is not None, "extras": sorted(extras), "created": now_iso(),
     }
     atomic.write_json_atomic(root / STUDY_FILE, meta)
-    (root / CREATING_MARKER).unlink()
+    (root / CREATING_MARKER).unlink(missing_ok=True)  # why: a concurrent reopener may have removed it
     atomic.fsync_dir(root)
 
 
