@@ -11,11 +11,14 @@ import argparse
 import contextlib
 import os
 import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Sequence
 
+from easiness import cluster
 from easiness import config as cfg
 from easiness.claims import STALE_AFTER, Claims, RunQueue
 from easiness.cli import OneLineParser, parse
@@ -103,9 +106,9 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     subset of another study's data (stepwise ablation); its name and fingerprint are stored.
     Each run is trained only once claimed (:mod:`easiness.claims`), so several processes or hosts
     given the same ``out`` share the runs; ``claim_timeout``: seconds before a silent worker's
-    claim is taken over.
+    claim is taken over. Under a ``TF_CONFIG`` cluster (:mod:`easiness.cluster`) all workers train
+    every run together and the chief alone writes.
     """
-    claims = Claims(out, stale_after=claim_timeout)
     import models  # the model zoo imports keras, hence TensorFlow
     from easiness import data, train
 
@@ -114,6 +117,8 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     tf.get_logger().setLevel("ERROR")  # each run compiles its own steps; retracing notices are noise here
     if cpu_devices > 1:
         train.configure_cpu_devices(cpu_devices)
+    me = cluster.task()
+    strategy = train.make_strategy()  # why first: a multi-worker strategy must precede every other op
     for name in config.models:
         models.family(name)  # validates the name before any data is loaded
     if dataset is None:
@@ -122,17 +127,26 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     test_n = 0 if dataset.test is None else len(dataset.test.ids)
     log(f"dataset {dataset.name}: {len(dataset.train.ids)} training and {test_n} test examples, "
         f"{len(dataset.class_names)} classes")
-    writer = _open_study(out, dataset, data)
-    strategy = train.make_strategy()
-    log(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s); study {out}")
+    scratch = None
+    if me is not None and not me.is_chief:
+        scratch = Path(tempfile.mkdtemp(prefix="easiness-worker-"))
+        writer = cluster.ShadowStudy(out, scratch)
+    else:
+        writer = _open_study(out, dataset, data)
+    where = f"{me.label}, " if me is not None else ""
+    log(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s); {where}study {out}")
     plan = train.plan_checkpoints(config, len(dataset.train.ids))
     status = status or StatusFile(None)
     status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
     size = train.fuse_size(config, dataset.image_shape)
     precision, jit = train.acceleration(config, strategy)
     log(f"{size} run(s) per compiled step, {precision} compute, XLA {'on' if jit else 'off'}")
-    queue = RunQueue(claims, [(model, m) for model in config.models for m in range(config.runs)], log=log,
-                     on_skip=lambda model, m: status.update(done=status.data["done"] + config.epochs))
+    candidates = [(model, m) for model in config.models for m in range(config.runs)]
+    if me is not None:  # a cluster trains every run in lockstep; claims are for independent workers
+        queue = cluster.LockstepQueue(me, candidates)
+    else:
+        queue = RunQueue(Claims(out, stale_after=claim_timeout), candidates, log=log,
+                         on_skip=lambda model, m: status.update(done=status.data["done"] + config.epochs))
     while taken := queue.take(size):
         for model, group in _by_model(taken):
             with contextlib.ExitStack() as held:
@@ -142,6 +156,8 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
                                strategy=strategy, keep_state=keep_state, log=log, status=status,
                                provenance={**_provenance(), "precision": precision, "xla": jit})
     log(queue.summary())
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
     return out
 
 
@@ -232,7 +248,9 @@ def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, sta
                   keep_state=args.keep_state, status=status, claim_timeout=args.claim_timeout)
         from easiness import report, store
 
-        print(report.summary(store.Study.open(out)))
+        me = cluster.task()
+        if me is None or me.is_chief:  # why: the chief alone knows when the study is complete
+            print(report.summary(store.Study.open(out)))
 
     return run_job(status, work, resume_hint="run the same command again to continue from the last checkpoint")
 

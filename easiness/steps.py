@@ -50,11 +50,13 @@ class GroupSteps:
 
     ``train(batches)``: batches is a K-tuple of (x, y); one update of every run; returns
     (loss sums [K], correct counts [K]) summed over the global batch, left on the device.
-    ``score(batches)``: per-example (index, loss, correct) of every run, per replica.
+    ``score(batches)``: per-example (index, loss, correct) of every run, gathered from all replicas.
+    ``sync()``: average every run's BatchNorm moving statistics over replicas (before scoring).
     """
 
     train: Callable
     score: Callable
+    sync: Callable[[], None]
     size: int
 
 
@@ -87,7 +89,7 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
         out = []
         for forward, (index, x, y) in zip(forwards, batches):
             logits = forward(x)
-            out.append((index, cross_entropy(y, logits), _hits(y, logits)))
+            out.append((index, cross_entropy(y, logits), tf.cast(_hits(y, logits), tf.int32)))  # gather takes no bool
         return tuple(out)
 
     @tf.function(reduce_retracing=True)
@@ -98,9 +100,11 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
 
     @tf.function(reduce_retracing=True)
     def score(batches):
-        return strategy.run(replica_score, args=(batches,))
+        out = strategy.run(replica_score, args=(batches,))
+        # why: every worker's share of the batch, so the chief can record every example
+        return tf.nest.map_structure(lambda value: strategy.gather(value, axis=0), out)
 
-    return GroupSteps(train=train, score=score, size=len(models))
+    return GroupSteps(train=train, score=score, sync=make_sync(models, strategy), size=len(models))
 
 
 def _gradient_fn(model: keras.Model, decay: float, jit_compile: bool) -> Callable:
@@ -129,7 +133,7 @@ def _forward_fn(model: keras.Model, jit_compile: bool) -> Callable:
 @dataclasses.dataclass
 class Steps:
     """The compiled steps of one run: ``train(x, y)`` -> (loss sum, correct count) and
-    ``score(index, x, y)`` -> per-replica (index, loss, correct)."""
+    ``score(index, x, y)`` -> (index, loss, correct) gathered from all replicas."""
 
     train: Callable
     score: Callable
@@ -152,19 +156,33 @@ def make_steps(model: keras.Model, optimizer: keras.optimizers.Optimizer, strate
 
 
 def sync_moving_statistics(model: keras.Model, strategy: tf.distribute.Strategy) -> None:
-    """Average the BatchNorm moving statistics over replicas before a scoring pass.
+    """Average the BatchNorm moving statistics over replicas before a scoring pass (one model)."""
+    make_sync([model], strategy)()
+
+
+def make_sync(models: Sequence[keras.Model], strategy: tf.distribute.Strategy) -> Callable[[], None]:
+    """A compiled function that averages the models' moving statistics over all replicas.
 
     Keras keeps non-trainable variables per replica (aggregation "none"), so under
     MirroredStrategy each replica's moving mean and variance follow only its own share of every
     batch. Unsynchronised, an example's recorded loss would depend on which replica scored it.
+    The mean is an all-reduce, so it spans the replicas of every worker under multi-worker training.
     """
-    if strategy.num_replicas_in_sync == 1:
-        return
-    for variable in model.non_trainable_variables:
-        parts = strategy.experimental_local_results(variable.value)
-        mean = tf.add_n([tf.convert_to_tensor(p) for p in parts]) / len(parts)
-        for part in parts:
-            part.assign(mean)
+    statistics = [v for model in models for v in model.non_trainable_variables]
+    if strategy.num_replicas_in_sync == 1 or not statistics:
+        return lambda: None
+
+    def replica_sync():
+        context = tf.distribute.get_replica_context()
+        means = context.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.identity(v.value) for v in statistics])
+        for variable, mean in zip(statistics, means):
+            variable.assign(mean)
+
+    @tf.function
+    def sync():
+        strategy.run(replica_sync)
+
+    return sync
 
 
 def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
@@ -180,7 +198,8 @@ def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data
     for batches in strategy.experimental_distribute_dataset(_score_source(steps.size, split, dataset, batch_size,
                                                                           augment_seeds)):
         for recorder, out in zip(recorders, steps.score(batches)):
-            recorder.update(*[_host(strategy, t) for t in out])
+            index, losses, hits = (np.asarray(t) for t in out)
+            recorder.update(index, losses, hits.astype(bool))
     return [recorder.flush() for recorder in recorders]
 
 
@@ -203,8 +222,3 @@ def score_split(steps: Steps, strategy: tf.distribute.Strategy, split: data.Spli
     """Per-example losses [N] float32 of ``split`` and the accuracy of one run, every example once."""
     seeds = [seed if seed is not None else 0] if augment else None
     return score_group(steps.group, strategy, split, dataset, batch_size=batch_size, augment_seeds=seeds)[0]
-
-
-def _host(strategy: tf.distribute.Strategy, value) -> np.ndarray:
-    """Concatenate a per-replica value on the host."""
-    return np.concatenate([np.asarray(t) for t in strategy.experimental_local_results(value)])

@@ -20,6 +20,7 @@ import math
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Sequence
 
 import keras
@@ -27,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 import models
-from easiness import data
+from easiness import cluster, data
 from easiness.config import Config, lr_at
 from easiness.errors import EasinessError
 from easiness.steps import (  # noqa: F401  (re-exported: the trainer's public surface)
@@ -48,7 +49,13 @@ def configure_cpu_devices(count: int) -> None:
 
 
 def make_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over all visible GPUs (or logical CPUs when split), else the default."""
+    """MultiWorkerMirroredStrategy when ``TF_CONFIG`` names a cluster (:mod:`easiness.cluster`);
+    else MirroredStrategy over all visible GPUs (or logical CPUs when split), else the default.
+
+    Under a cluster this must run before any other TensorFlow operation of the process.
+    """
+    if cluster.task() is not None:
+        return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = tf.config.list_logical_devices("GPU")
     cpus = tf.config.list_logical_devices("CPU")
     if gpus:
@@ -251,11 +258,21 @@ def _member(run: RunWriter, *, dataset, config, model_name, strategy, build_mode
         optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
     state = tf.train.Checkpoint(model=model, optimizer=optimizer)
     member = Member(run, group_label(model_name, [run.index]), model, optimizer, state, list(run.history))
-    if run.manifest.get("state"):
+    resume = _resume_path(run)
+    if resume is not None:
         with strategy.scope():
             optimizer.build(model.trainable_variables)  # slots must exist to be restored
-        state.read(str(run.state_dir / run.manifest["state"])).expect_partial()
+        state.read(str(resume)).expect_partial()
     return member
+
+
+def _resume_path(run) -> Path | None:
+    """The committed training state to continue from: the run's own, or, for a non-chief worker's
+    :class:`easiness.cluster.ShadowRun`, the chief's (``resume_from``)."""
+    if hasattr(run, "resume_from"):
+        return run.resume_from
+    state = run.manifest.get("state")
+    return run.state_dir / state if state else None
 
 
 def _compile(members: Sequence[Member], strategy, config: Config, jit: bool) -> GroupSteps:
@@ -313,8 +330,7 @@ def _train_source(dataset: data.Dataset, config: Config, seeds: Sequence[int]) -
 def _score_checkpoint(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy, row: int,
                       seeds: Sequence[int]) -> list[float | None]:
     """Score every training example under every run, write the loss rows; the clean train accuracies."""
-    for member in members:
-        sync_moving_statistics(member.model, strategy)
+    steps.sync()
     results = score_group(steps, strategy, dataset.train, dataset, batch_size=config.score_batch_size,
                           augment_seeds=seeds if config.score_augment else None)
     accuracies: list[float | None] = []
@@ -330,8 +346,7 @@ def _score_checkpoint(members: Sequence[Member], steps: GroupSteps, *, dataset, 
 def _test_metrics(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy) -> list[dict]:
     if dataset.test is None:
         return [{"test_loss": None, "test_accuracy": None} for _ in members]
-    for member in members:
-        sync_moving_statistics(member.model, strategy)
+    steps.sync()
     results = score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)
     return [{"test_loss": float(losses.mean()), "test_accuracy": accuracy} for losses, accuracy in results]
 
