@@ -20,7 +20,7 @@ from typing import Sequence
 
 from easiness import cluster
 from easiness import config as cfg
-from easiness.claims import STALE_AFTER, Claims, RunQueue
+from easiness.claims import STALE_AFTER, Claims, RunQueue, check_timeout
 from easiness.cli import OneLineParser, parse
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
@@ -109,6 +109,7 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     claim is taken over. Under a ``TF_CONFIG`` cluster (:mod:`easiness.cluster`) all workers train
     every run together and the chief alone writes.
     """
+    check_timeout(claim_timeout)  # why first: bad input fails before anything is written
     import models  # the model zoo imports keras, hence TensorFlow
     from easiness import data, train
 

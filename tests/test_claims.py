@@ -172,6 +172,7 @@ def test_bad_claim_timeout_on_the_command_line_is_one_line(tmp_path, capsys):
     code = score.main(["--claim-timeout", "0", "--out", str(tmp_path / "s")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err == "error: --claim-timeout must be a positive number of seconds, got 0.0"
+    assert not (tmp_path / "s").exists()  # nothing written
 
 
 # ----------------------------------------------------------------------------- races
