@@ -3,8 +3,8 @@
 One retraining is one run of the study's trainer without the per-example scoring: the same
 model, optimizer (momentum SGD, L2 weight decay added to every gradient), learning-rate schedule
 (:func:`easiness.config.lr_at`), data order and augmentation (:func:`easiness.train.shuffle_seed`,
-:func:`easiness.data.pipeline`) and compiled steps (:func:`easiness.train.make_steps`); at the
-end the test split is scored once (:func:`easiness.train.score_split`). Nothing is written to
+:func:`easiness.train.fit_epoch`) and compiled steps (:func:`easiness.train.make_group_steps`); at
+the end the test split is scored once (:func:`easiness.train.score_group`). Nothing is written to
 disk here: the ablation records the result, and a killed retraining starts over (it is one
 point of many; resuming happens between points).
 """
@@ -20,7 +20,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import models
 from easiness import data, train
 from easiness.config import Config, lr_at
 from easiness.errors import EasinessError
@@ -68,44 +67,20 @@ def retrain(dataset: data.Dataset, *, config: Config, model_name: str, seed: int
     strategy = strategy or train.make_strategy()
     run_seed = SEED_OFFSET + seed
     started = time.perf_counter()
-    model, optimizer, steps = _setup(dataset, config=config, model_name=model_name, seed=run_seed,
-                                     strategy=strategy, build_model=build_model)
-    per_epoch = train.steps_per_epoch(len(dataset.train.ids), config.batch_size)
+    model, optimizer = train.build_run_model(model_name, dataset=dataset, config=config, strategy=strategy,
+                                             seed=run_seed, build_model=build_model)
+    steps = train.make_group_steps([model], [optimizer], strategy, weight_decay=config.weight_decay,
+                                   jit_compile=train.acceleration(config, strategy)[1])
     fit_loss = math.nan
     for epoch in range(config.epochs):
         optimizer.learning_rate.assign(lr_at(config, epoch))
-        fit_loss = _fit_epoch(steps, dataset, config=config, strategy=strategy,
-                              seed=train.shuffle_seed(run_seed, epoch), updates=per_epoch)
+        fit_loss = float(train.fit_epoch(steps, dataset, config=config, strategy=strategy,
+                                         seeds=[train.shuffle_seed(run_seed, epoch)])[0][0])
         if not math.isfinite(fit_loss):
             log(f"{model_name} retraining (seed {seed}) diverged in epoch {epoch + 1}")
             return Retrained(math.nan, math.nan, fit_loss, time.perf_counter() - started, "diverged")
         if on_epoch is not None:
             on_epoch(epoch)
-    train.sync_moving_statistics(model, strategy)
-    losses, accuracy = train.score_split(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)
+    steps.sync()
+    losses, accuracy = train.score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)[0]
     return Retrained(float(accuracy), float(losses.mean()), fit_loss, time.perf_counter() - started, "done")
-
-
-def _setup(dataset: data.Dataset, *, config: Config, model_name: str, seed: int,
-           strategy: tf.distribute.Strategy, build_model) -> tuple[keras.Model, keras.optimizers.Optimizer, train.Steps]:
-    """The seeded model, its optimizer and the compiled steps (as the trainer builds them)."""
-    keras.utils.set_random_seed(seed)
-    with strategy.scope():
-        if build_model is not None:
-            model = build_model()
-        else:
-            model = models.build(model_name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape)
-        optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
-    return model, optimizer, train.make_steps(model, optimizer, strategy, weight_decay=config.weight_decay)
-
-
-def _fit_epoch(steps: train.Steps, dataset: data.Dataset, *, config: Config, strategy: tf.distribute.Strategy,
-               seed: int, updates: int) -> float:
-    """One augmented, shuffled pass (the last partial batch dropped); the mean training loss."""
-    pipe = data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
-                         batch_size=config.batch_size, augment=True, shuffle_seed=seed, drop_remainder=True)
-    loss_sum = 0.0
-    for _, x, y in strategy.experimental_distribute_dataset(pipe):
-        batch_loss, _ = steps.train(x, y)
-        loss_sum = loss_sum + batch_loss  # why: stays on the device until read once per epoch
-    return float(loss_sum) / max(updates * config.batch_size, 1)

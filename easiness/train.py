@@ -161,9 +161,9 @@ def train_runs(*, dataset: data.Dataset, config: Config, model_name: str, runs: 
     starts = {len(run.history) for run in runs}
     if len(starts) != 1:
         raise ValueError(f"fused runs must resume from the same epoch, got {sorted(starts)}")
-    precision, jit = acceleration(config, strategy)
+    _, jit = acceleration(config, strategy)
     members = [_member(run, dataset=dataset, config=config, model_name=model_name, strategy=strategy,
-                       build_model=build_model, precision=precision) for run in runs]
+                       build_model=build_model) for run in runs]
     steps = _compile(members, strategy, config, jit)
     per_epoch = steps_per_epoch(len(dataset.train.ids), config.batch_size)
     progress = Progress(log, label=group_label(model_name, [r.index for r in runs]), steps=per_epoch,
@@ -247,15 +247,25 @@ def precision_policy(precision: str):
         keras.config.set_dtype_policy(previous)
 
 
-def _member(run: RunWriter, *, dataset, config, model_name, strategy, build_model, precision) -> Member:
-    """Seed, build (or restore) one run's model and optimizer, exactly as a lone run would."""
-    keras.utils.set_random_seed(run.seed)  # distinct, recorded initial weights per run
+def build_run_model(model_name: str, *, dataset: data.Dataset, config: Config, strategy: tf.distribute.Strategy,
+                    seed: int, build_model: Callable[[], keras.Model] | None = None,
+                    ) -> tuple[keras.Model, keras.optimizers.Optimizer]:
+    """A run's seeded model (in the run's compute precision) and its SGD optimizer."""
+    keras.utils.set_random_seed(seed)  # distinct, recorded initial weights per run
+    precision, _ = acceleration(config, strategy)
     with strategy.scope(), precision_policy(precision):
         if build_model is not None:
             model = build_model()
         else:
             model = models.build(model_name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape)
         optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
+    return model, optimizer
+
+
+def _member(run: RunWriter, *, dataset, config, model_name, strategy, build_model) -> Member:
+    """Seed, build (or restore) one run's model and optimizer, exactly as a lone run would."""
+    model, optimizer = build_run_model(model_name, dataset=dataset, config=config, strategy=strategy,
+                                       seed=run.seed, build_model=build_model)
     state = tf.train.Checkpoint(model=model, optimizer=optimizer)
     member = Member(run, group_label(model_name, [run.index]), model, optimizer, state, list(run.history))
     resume = _resume_path(run)
@@ -291,20 +301,19 @@ def _train_epoch(members: Sequence[Member], steps: GroupSteps, *, dataset, confi
     seeds = [shuffle_seed(m.run.seed, epoch) for m in members]
     per_epoch = steps_per_epoch(len(dataset.train.ids), config.batch_size)
     due = {c["step"]: k for k, c in enumerate(plan)}
-    loss_sum = correct = 0.0
-    seen, train_accuracy = 0, [None] * len(members)
+    train_accuracy: list[float | None] = [None] * len(members)
     progress.start(epoch, config.epochs)
-    for i, batches in enumerate(strategy.experimental_distribute_dataset(_train_source(dataset, config, seeds))):
-        batch_loss, batch_correct = steps.train(batches)
-        loss_sum, correct = loss_sum + batch_loss, correct + batch_correct  # stays on device until read
-        seen += config.batch_size
-        step = epoch * per_epoch + i + 1
+
+    def after_update(i: int, batch_loss) -> None:
+        nonlocal train_accuracy
+        step = epoch * per_epoch + i
         if step in due:
             train_accuracy = _score_checkpoint(members, steps, dataset=dataset, config=config, strategy=strategy,
                                                row=due[step], seeds=seeds)
-        progress.step(i + 1, float(np.mean(batch_loss)) / config.batch_size if progress.interactive else None)
-    fit_loss = np.asarray(loss_sum, dtype=np.float64) / max(seen, 1)
-    fit_accuracy = np.asarray(correct, dtype=np.float64) / max(seen, 1)
+        progress.step(i, float(np.mean(batch_loss)) / config.batch_size if progress.interactive else None)
+
+    fit_loss, fit_accuracy = fit_epoch(steps, dataset, config=config, strategy=strategy, seeds=seeds,
+                                       after_update=after_update)
     tests = _test_metrics(members, steps, dataset=dataset, config=config, strategy=strategy)
     seconds = round(time.perf_counter() - started, 3)
     records = []
@@ -315,6 +324,24 @@ def _train_epoch(members: Sequence[Member], steps: GroupSteps, *, dataset, confi
                         "fit_accuracy": float(fit_accuracy[k]), "train_accuracy": train_accuracy[k], **tests[k],
                         "seconds": seconds, "fused_runs": len(members)})
     return records
+
+
+def fit_epoch(steps: GroupSteps, dataset: data.Dataset, *, config: Config, strategy: tf.distribute.Strategy,
+              seeds: Sequence[int], after_update: Callable[[int, tf.Tensor], None] | None = None,
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented, shuffled pass of every run of the group (each in the order of its seed; the
+    last partial batch dropped). ``after_update(i, batch losses)`` follows update i (1-based).
+    Returns the mean training loss [K] and training accuracy [K] of the pass."""
+    loss_sum = correct = 0.0
+    updates = 0
+    for batches in strategy.experimental_distribute_dataset(_train_source(dataset, config, seeds)):
+        batch_loss, batch_correct = steps.train(batches)
+        loss_sum, correct = loss_sum + batch_loss, correct + batch_correct  # stays on device until read
+        updates += 1
+        if after_update is not None:
+            after_update(updates, batch_loss)
+    seen = max(updates * config.batch_size, 1)
+    return np.asarray(loss_sum, dtype=np.float64) / seen, np.asarray(correct, dtype=np.float64) / seen
 
 
 def _train_source(dataset: data.Dataset, config: Config, seeds: Sequence[int]) -> tf.data.Dataset:
