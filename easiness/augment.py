@@ -57,6 +57,7 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
     ``augment`` False applies no augmentation: the
     scoring pass sees clean images by default (the paper does not say; a clean view makes the
     loss a property of the example, not of a random crop). GCN is applied after augmentation.
+    A generated split (``split.generate``) must produce images of ``image_shape``, CIFAR style.
     """
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
@@ -64,6 +65,21 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     shape = tuple(int(d) for d in image_shape)
     seed = _seed_word(0 if shuffle_seed is None else shuffle_seed)
+    if split.images is None and split.stream is None and split.generate is not None:
+        ds = _generated_batches(split, style, shuffle_seed, batch_size, drop_remainder)
+    else:
+        ds = _example_source(split, style, shape, seed, shuffle_seed, augment)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    cifar_augment = augment and style == "cifar"
+    ds = ds.enumerate().map(lambda b, batch: _finish_batch(b, *batch, seed=seed, augment=cifar_augment),
+                            num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _example_source(split: Split, style: str, shape: tuple[int, ...], seed: int, shuffle_seed: int | None,
+                    augment: bool) -> tf.data.Dataset:
+    """Single examples (index, image of ``shape`` or any size for ImageNet style, label) of a
+    split held in memory or streamed, in order or shuffled, ImageNet-style views already taken."""
     if split.images is not None:
         ds = _memory_source(split, shuffle_seed)
     elif split.stream is not None:
@@ -71,17 +87,27 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
         if shuffle_seed is not None:
             ds = ds.shuffle(STREAM_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=False)
     else:
-        raise ValueError("split has neither images nor a stream")
+        raise ValueError("split has neither images, a stream nor a generator")
     if style == "imagenet":
         ds = ds.map(lambda i, x, y: (i, _imagenet_example(x, i, seed, shape[0], augment), y),
                     num_parallel_calls=tf.data.AUTOTUNE)
     elif split.images is None or split.images.shape[1:] != shape:  # why: batching needs one size
         ds = ds.map(lambda i, x, y: (i, tf.image.resize(tf.cast(x, tf.float32), shape[:2]), y),
                     num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate()
-    ds = ds.map(lambda b, batch: _finish_batch(b, *batch, seed=seed, augment=augment and style == "cifar"),
-                num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds
+
+
+def _generated_batches(split: Split, style: str, shuffle_seed: int | None, batch_size: int,
+                       drop_remainder: bool) -> tf.data.Dataset:
+    """Batches (index, uint8 images, label) of a generated split: only the index order is held
+    (a numpy permutation when shuffled, as for in-memory splits); images are made per batch, so
+    tf.data does no work per example."""
+    if style != "cifar":
+        raise ValueError("generated splits have fixed-size images: use style 'cifar'")
+    order = _order(len(split.ids), shuffle_seed)
+    labels = tf.constant(split.labels.astype(np.int32))
+    ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=drop_remainder)
+    return ds.map(lambda i: (i, split.generate(i), tf.gather(labels, i)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _seed_word(seed: int) -> int:
@@ -91,14 +117,21 @@ def _seed_word(seed: int) -> int:
 
 def _memory_source(split: Split, shuffle_seed: int | None) -> tf.data.Dataset:
     """Examples (index int64, image uint8 [H, W, C], label int32) of an in-memory split."""
-    n = len(split.ids)
-    if shuffle_seed is None:
-        order = np.arange(n, dtype=np.int64)
-        images, labels = split.images, split.labels
-    else:  # why: a numpy permutation is exact and needs no shuffle buffer of images
-        order = np.random.default_rng(int(shuffle_seed) % 2**64).permutation(n).astype(np.int64)
-        images, labels = split.images[order], split.labels[order]
+    order = _order(len(split.ids), shuffle_seed)
+    images, labels = split.images, split.labels
+    if shuffle_seed is not None:
+        images, labels = images[order], labels[order]
     return tf.data.Dataset.from_tensor_slices((order, images, labels.astype(np.int32)))
+
+
+def _order(n: int, shuffle_seed: int | None) -> np.ndarray:
+    """[n] int64 example indices: in order, or a permutation seeded by ``shuffle_seed``.
+
+    A numpy permutation is exact and needs no shuffle buffer of images.
+    """
+    if shuffle_seed is None:
+        return np.arange(n, dtype=np.int64)
+    return np.random.default_rng(int(shuffle_seed) % 2**64).permutation(n).astype(np.int64)
 
 
 def _finish_batch(batch: tf.Tensor, index: tf.Tensor, images: tf.Tensor, labels: tf.Tensor, *, seed: int,

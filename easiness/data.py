@@ -48,6 +48,10 @@ class Split:
     # Only when images is None: a fresh tf.data.Dataset of (index int64 [], image uint8 [h, w, 3]
     # of any size, label int32 []) covering the split in index order.
     stream: Callable[[], tf.data.Dataset] | None = None
+    # Only when images and stream are None: images produced inside tf.data from the index alone,
+    # a batch at a time: indices int64 [B] -> uint8 [B, H, W, C], deterministic. Generated data of
+    # any N (benchmarks at ImageNet size) then costs no memory per example beyond ids and labels.
+    generate: Callable[[tf.Tensor], tf.Tensor] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,10 +98,19 @@ def load(spec: str, *, per_class: int | None = None, seed: int = 0, image_size: 
 def fingerprint(dataset: Dataset) -> str:
     """sha256 hex of the training ids and labels in index order: what a study is tied to."""
     digest = hashlib.sha256()
-    digest.update("\0".join(dataset.train.ids.tolist()).encode("utf-8"))
+    _hash_joined(digest, dataset.train.ids)
     digest.update(b"\1")  # why: separates the ids from the label bytes unambiguously
     digest.update(np.asarray(dataset.train.labels, dtype="<i4").tobytes())
     return digest.hexdigest()
+
+
+def _hash_joined(digest: Any, ids: np.ndarray, chunk: int = 65_536) -> None:
+    """Feed ``"\\0".join(ids)`` as UTF-8 to ``digest``, a chunk of ids at a time: the same bytes
+    as one join, without a Python string per example for all N at once (1.28M for ImageNet)."""
+    for start in range(0, len(ids), chunk):
+        if start:
+            digest.update(b"\0")
+        digest.update("\0".join(ids[start:start + chunk].tolist()).encode("utf-8"))
 
 
 def subset_per_class(dataset: Dataset, per_class: int) -> Dataset:
@@ -125,6 +138,8 @@ def select(split: Split, keep: np.ndarray) -> Split:
     ids, labels = split.ids[keep], split.labels[keep]
     if split.images is not None:
         return Split(ids, labels, split.images[keep])
+    if split.generate is not None:
+        return Split(ids, labels, None, generate=_reindexed_generator(split.generate, keep))
     remap = np.full(len(split.ids), -1, dtype=np.int64)
     remap[keep] = np.arange(keep.size)
     return Split(ids, labels, None, stream=_remapped_stream(split.stream, remap))
@@ -136,6 +151,17 @@ def _remapped_stream(stream: Callable[[], tf.data.Dataset], remap: np.ndarray) -
         table = tf.constant(remap)
         ds = stream().map(lambda i, x, y: (tf.gather(table, i), x, y))
         return ds.filter(lambda i, x, y: i >= 0)
+
+    return make
+
+
+ImageGenerator = Callable[[tf.Tensor], tf.Tensor]  # indices int64 [B] -> images uint8 [B, H, W, C]
+
+
+def _reindexed_generator(generate: ImageGenerator, keep: np.ndarray) -> ImageGenerator:
+    """The generator of the kept examples: new index j draws old example ``keep[j]``."""
+    def make(index: tf.Tensor) -> tf.Tensor:
+        return generate(tf.gather(tf.constant(keep, tf.int64), index))
 
     return make
 

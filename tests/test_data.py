@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -309,6 +310,15 @@ def test_fingerprint_is_stable_and_tracks_ids_and_labels():
         assert data.fingerprint(data.Dataset(**{**ds.__dict__, "train": split})) != fp
 
 
+def test_fingerprint_hashes_ids_in_chunks_as_one_join():
+    ids = np.asarray([f"train/{i:03d}" for i in range(10)])
+    whole = hashlib.sha256("\0".join(ids.tolist()).encode("utf-8")).hexdigest()
+    for chunk in (1, 3, 10, 64):
+        digest = hashlib.sha256()
+        data._hash_joined(digest, ids, chunk=chunk)
+        assert digest.hexdigest() == whole, chunk
+
+
 # ---------------------------------------------------------------- pipelines
 
 def _split(n=10, size=6, seed=0) -> Split:
@@ -318,8 +328,9 @@ def _split(n=10, size=6, seed=0) -> Split:
 
 
 def _run(split: Split, **kwargs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    options = {"style": "cifar", "image_shape": split.images.shape[1:], "batch_size": 4, "augment": False,
-               "shuffle_seed": None, **kwargs}
+    options = {"style": "cifar", "batch_size": 4, "augment": False, "shuffle_seed": None, **kwargs}
+    if "image_shape" not in options:
+        options["image_shape"] = split.images.shape[1:]
     batches = list(data.pipeline(split, **options).as_numpy_iterator())
     return tuple(np.concatenate([b[k] for b in batches]) for k in range(3))
 
@@ -421,6 +432,42 @@ def _run_stream(split: Split, *, style="imagenet", **kwargs):
     ds = data.pipeline(split, style=style, image_shape=(16, 16, 3), batch_size=3, **kwargs)
     batches = list(ds.as_numpy_iterator())
     return tuple(np.concatenate([b[k] for b in batches]) for k in range(3))
+
+
+def _generated_split(n=10) -> Split:
+    """A generated split whose every pixel is 10 * its index (so each image names its example)."""
+    def generate(index):
+        pixels = tf.cast(10 * index, tf.uint8)[:, None, None, None]
+        return tf.broadcast_to(pixels, [tf.shape(index)[0], 6, 6, 3])
+    return Split(np.asarray([f"g{i}" for i in range(n)]), (np.arange(n) % 3).astype(np.int32), None,
+                 generate=generate)
+
+
+def test_generated_split_batches_like_the_same_images_in_memory():
+    split = _generated_split()
+    pixels = np.broadcast_to(10 * np.arange(10, dtype=np.uint8)[:, None, None, None], (10, 6, 6, 3))
+    in_memory = Split(split.ids, split.labels, np.ascontiguousarray(pixels))
+    for options in ({}, {"shuffle_seed": 7}, {"shuffle_seed": 7, "augment": True, "drop_remainder": True}):
+        index, images, labels = _run(split, image_shape=(6, 6, 3), **options)
+        expected = _run(in_memory, **options)  # same order and augmentation as the in-memory split
+        np.testing.assert_array_equal(index, expected[0])
+        np.testing.assert_array_equal(labels, split.labels[index])
+        np.testing.assert_allclose(images, expected[1], atol=1e-6)
+    assert _run(split, image_shape=(6, 6, 3))[0].tolist() == list(range(10))
+
+
+def test_generated_subset_draws_the_kept_examples():
+    sub = data.select(_generated_split(), np.array([2, 5, 9]))
+    index, _, labels = _run(sub, image_shape=(6, 6, 3))
+    assert index.tolist() == [0, 1, 2] and labels.tolist() == [2, 2, 0] and sub.ids.tolist() == ["g2", "g5", "g9"]
+    drawn = sub.generate(tf.constant([0, 1, 2], tf.int64)).numpy()
+    assert drawn.shape == (3, 6, 6, 3) and drawn[:, 0, 0, 0].tolist() == [20, 50, 90]
+
+
+def test_generated_split_needs_cifar_style():
+    with pytest.raises(ValueError, match="generated"):
+        data.pipeline(_generated_split(), style="imagenet", image_shape=(6, 6, 3), batch_size=2, augment=False,
+                      shuffle_seed=None)
 
 
 def test_pipeline_rejects_bad_arguments():
