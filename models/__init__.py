@@ -24,6 +24,7 @@ import keras
 
 from easiness.errors import EasinessError
 from models import alexnet, densenet, resnet, resnext, wrn
+from models.flops import forward_flops, training_flops  # noqa: F401  (re-exported)
 
 CIFAR = "cifar"
 IMAGENET = "imagenet"
