@@ -6,7 +6,8 @@
 Each section measures a few keys and prints a few lines; they run in the order of ``SECTIONS``
 and each sees the keys of the ones before it (``gflops`` uses the trainer's timed epoch):
 
-- ``versus_keras``: ``trainer_vs_keras`` and ``scoring_share`` (:mod:`benchmarks.versus_keras`);
+- ``versus_keras``: ``trainer_vs_keras``, ``fused_vs_sequential`` and ``scoring_share`` for a
+  study of M runs (:mod:`benchmarks.versus_keras`);
 - ``gflops``: ``achieved_gflops``, ``peak_gflops``, ``achieved_fraction`` (:mod:`benchmarks.gflops`);
 - ``rss``: ``trainer_peak_rss_mb`` at N = 1,281,167 against a small N (:mod:`benchmarks.rss`);
 - with ``--gpu`` instead: images/s, TFLOP/s and the projected study time (:mod:`benchmarks.gpu`).

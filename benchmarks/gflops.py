@@ -28,7 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def measure(args: argparse.Namespace, results: dict) -> dict:
     """Needs the keys of the trainer_vs_keras section (model, shapes, examples, ours_train_s)."""
     model = models.build(results["model"], num_classes=results["classes"], input_shape=results["image_shape"])
-    trained = results["examples"] // results["batch_size"] * results["batch_size"]  # drop_remainder
+    per_run = results["examples"] // results["batch_size"] * results["batch_size"]  # drop_remainder
+    trained = per_run * results.get("ours_runs", 1)  # fused runs train together in ours_train_s
     achieved = models.training_flops(model) * trained / results["ours_train_s"] / 1e9
     peak = matmul_gflops(args.matmul_side)
     return {"achieved_gflops": achieved, "peak_gflops": peak, "achieved_fraction": achieved / peak,

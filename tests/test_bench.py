@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--quick", "--per-class", "10", "--batch-size", "32", "--score-batch-size", "64", "--epochs", "1",
+TINY = ["--quick", "--runs", "2", "--per-class", "10", "--batch-size", "32", "--score-batch-size", "64", "--epochs", "1",
         "--matmul-side", "256", "--rss-examples", "20000", "--rss-small-examples", "2000"]
-CPU_KEYS = ["trainer_vs_keras", "scoring_share", "ours_train_s", "ours_score_s", "keras_fit_s", "keras_predict_s",
+CPU_KEYS = ["trainer_vs_keras", "trainer_vs_keras_single_run", "fused_vs_sequential", "scoring_share",
+            "scoring_share_single_run", "sequential_epoch_s", "ours_train_s", "ours_score_s", "keras_fit_s", "keras_predict_s",
             "achieved_gflops", "peak_gflops", "achieved_fraction", "forward_gflops_per_image",
             "trainer_peak_rss_mb", "rss_examples", "rss_small_peak_mb", "rss_small_examples", "rss_growth_mb",
             "rss_arrays_growth_mb", "rss_scoring_pass_s", "rss_python_peak_mb", "rss_small_python_peak_mb"]
