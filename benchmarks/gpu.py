@@ -3,7 +3,7 @@
 For ``wrn16_4``, ``densenet_bc100_k12`` and ``resnext29_4x64d`` on CIFAR-10-sized data (50,000
 generated 32x32 images held in memory, as tfds or a folder would give them; nothing is
 downloaded): training and scoring images per second through ``easiness.data.pipeline`` and our
-compiled steps, with bfloat16 compute (``mixed_bfloat16``) and XLA (``jit_compile``); the
+compiled steps (one run per step by default; ``--gpu-fuse 4`` fuses runs as the trainer does), with bfloat16 compute (``mixed_bfloat16``) and XLA (``jit_compile``); the
 achieved TFLOP/s (analytic FLOPs, :mod:`models.flops`) against the card's dense bf16 peak; and
 the projected time of the paper's study, 3 models x 10 runs x 300 epochs, each epoch a training
 pass plus the scoring pass over the 50,000 training and the 10,000 test images.
@@ -16,8 +16,6 @@ with one small model, as a smoke test.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import inspect
 import time
 from typing import Callable
 
@@ -46,6 +44,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu-models", nargs="+", default=None, help=f"default {' '.join(PAPER_MODELS)}")
     p.add_argument("--gpu-examples", type=int, default=None, help=f"default {CIFAR_TRAIN:,} (quick: 1,024)")
     p.add_argument("--gpu-seconds", type=float, default=None, help="timed seconds per measurement (default 8)")
+    p.add_argument("--gpu-fuse", type=int, default=1,
+                   help="runs per compiled step (default 1: XLA compiles each fused run's step, so 4, the "
+                        "trainer's default for CIFAR, takes about 4x the compile time; the projection with 1 "
+                        "is an upper bound)")
 
 
 def measure(args: argparse.Namespace, results: dict) -> dict:
@@ -56,11 +58,11 @@ def measure(args: argparse.Namespace, results: dict) -> dict:
         n = args.gpu_examples or (1024 if args.quick else CIFAR_TRAIN)
         dataset = generated.in_memory(generated.generated_dataset(n, num_classes=10, side=32))
         seconds = args.gpu_seconds or (1.0 if args.quick else 8.0)
-        out = {"gpu_device": device, "gpu_peak_tflops": peak, "gpu_examples": n,
+        out = {"gpu_device": device, "gpu_peak_tflops": peak, "gpu_examples": n, "gpu_fuse": args.gpu_fuse,
                "gpu_matmul_bf16_tflops": gflops.matmul_gflops(512 if args.quick else 8192, dtype=tf.bfloat16) / 1e3}
         names = args.gpu_models or (QUICK_MODELS if args.quick else PAPER_MODELS)
         for name in names:
-            speed = model_speed(name, dataset, preset, seconds=seconds)
+            speed = model_speed(name, dataset, preset, seconds=seconds, fuse=args.gpu_fuse)
             out.update({f"gpu_{name}_{k}": v for k, v in speed.items()})
             print(f"  measured {name}", flush=True)
         out["gpu_projected_study_hours"] = sum(out[f"gpu_{name}_study_hours"] for name in names)
@@ -89,79 +91,48 @@ def _datasheet_peak(name: str) -> float:
     raise SystemExit(f"no bf16 peak known for {name!r}; pass --peak-tflops")
 
 
-@dataclasses.dataclass
-class Compiled:
-    """A training step ``train(x, y) -> loss`` and a scoring step ``score(index, x, y) -> outputs``."""
-
-    train: Callable
-    score: Callable
-
-
-def compiled_steps(model: keras.Model, optimizer: keras.optimizers.Optimizer, *, weight_decay: float) -> Compiled:
-    """The trainer's steps with XLA; our own single-device ones while ``make_steps`` lacks ``jit_compile``."""
-    if "jit_compile" in inspect.signature(train.make_steps).parameters:
-        steps = train.make_steps(model, optimizer, tf.distribute.get_strategy(), weight_decay=weight_decay,
-                                 jit_compile=True)
-        return Compiled(train=lambda x, y: steps.train(x, y)[0], score=steps.score)
-    return _xla_steps(model, optimizer, weight_decay=weight_decay)
-
-
-def _xla_steps(model: keras.Model, optimizer: keras.optimizers.Optimizer, *, weight_decay: float) -> Compiled:
-    """One XLA cluster per step: forward, backward, L2 term and SGD update (one device, no merge)."""
-    variables = model.trainable_variables
-    optimizer.build(variables)
-
-    @tf.function(jit_compile=True)
-    def train_step(x, y):
-        with tf.GradientTape() as tape:
-            per_example = train.cross_entropy(y, model(x, training=True))
-            loss = tf.reduce_mean(per_example)
-        grads = tape.gradient(loss, variables)
-        optimizer.apply_gradients([(g + weight_decay * v.value, v) for g, v in zip(grads, variables)])
-        return tf.reduce_sum(per_example)
-
-    @tf.function(jit_compile=True)
-    def score(index, x, y):
-        return index, train.cross_entropy(y, model(x, training=False))
-
-    return Compiled(train=train_step, score=score)
-
-
-def model_speed(name: str, dataset: data.Dataset, preset: config.Config, *, seconds: float) -> dict:
-    """Images per second of training and of scoring, achieved TFLOP/s, projected study hours."""
-    keras.utils.set_random_seed(0)
-    model = models.build(name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape)
-    optimizer = keras.optimizers.SGD(preset.lr, momentum=preset.momentum)
-    steps = compiled_steps(model, optimizer, weight_decay=preset.weight_decay)
+def model_speed(name: str, dataset: data.Dataset, preset: config.Config, *, seconds: float, fuse: int) -> dict:
+    """Run-images per second of training and of scoring with ``fuse`` runs in one compiled step (as
+    the trainer trains a study), achieved TFLOP/s, projected study hours."""
+    nets, optimizers = [], []
+    for seed in range(fuse):
+        keras.utils.set_random_seed(seed)
+        nets.append(models.build(name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape))
+        optimizers.append(keras.optimizers.SGD(preset.lr, momentum=preset.momentum))
+    steps = train.make_group_steps(nets, optimizers, tf.distribute.get_strategy(), weight_decay=preset.weight_decay,
+                                   jit_compile=True)
     n = len(dataset.train.ids)  # why: a smoke test's few examples must still fill one batch
     train_ips = _train_rate(steps, dataset, min(preset.batch_size, n), seconds)
     score_ips = _score_rate(steps, dataset, min(preset.score_batch_size, n), seconds)
-    forward = models.forward_flops(model)
-    epoch_s = CIFAR_TRAIN / train_ips + (CIFAR_TRAIN + CIFAR_TEST) / score_ips
+    forward = models.forward_flops(nets[0])
+    epoch_s = CIFAR_TRAIN / train_ips + (CIFAR_TRAIN + CIFAR_TEST) / score_ips  # per run
     return {"train_images_per_s": train_ips, "score_images_per_s": score_ips,
             "train_tflops": 3 * forward * train_ips / 1e12, "score_tflops": forward * score_ips / 1e12,
             "epoch_s": epoch_s, "study_hours": epoch_s * EPOCHS * RUNS / 3600}
 
 
-def _train_rate(steps: Compiled, dataset: data.Dataset, batch: int, seconds: float) -> float:
-    """Training images per second after 3 warm-up steps (compilation), for about ``seconds``."""
+def _train_rate(steps: train.GroupSteps, dataset: data.Dataset, batch: int, seconds: float) -> float:
+    """Training run-images per second (every fused run's batch counts) after 3 warm-up steps."""
     def batches():
         for epoch in range(1_000_000):
-            pipe = data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch,
-                                 augment=True, shuffle_seed=epoch, drop_remainder=True)
-            yield from ((x, y) for _, x, y in pipe)
+            pipes = [data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
+                                   batch_size=batch, augment=True, shuffle_seed=epoch * 1000 + k,
+                                   drop_remainder=True).map(lambda i, x, y: (x, y)) for k in range(steps.size)]
+            yield from tf.data.Dataset.zip(tuple(pipes))
 
-    return _rate(lambda xy: steps.train(*xy), batches(), batch, seconds)
+    return _rate(steps.train, batches(), batch * steps.size, seconds)
 
 
-def _score_rate(steps: Compiled, dataset: data.Dataset, batch: int, seconds: float) -> float:
-    """Scoring images per second, outputs copied to the host as the scoring pass does."""
+def _score_rate(steps: train.GroupSteps, dataset: data.Dataset, batch: int, seconds: float) -> float:
+    """Scoring run-images per second, outputs copied to the host as the scoring pass does."""
     def batches():
         while True:
-            yield from data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
-                                     batch_size=batch, augment=False, shuffle_seed=None, drop_remainder=True)
+            clean = data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
+                                  batch_size=batch, augment=False, shuffle_seed=None, drop_remainder=True)
+            yield from ((b,) * steps.size for b in clean)
 
-    return _rate(lambda b: [np.asarray(t) for t in tf.nest.flatten(steps.score(*b))], batches(), batch, seconds)
+    return _rate(lambda b: [np.asarray(t) for t in tf.nest.flatten(steps.score(b))], batches(),
+                 batch * steps.size, seconds)
 
 
 def _rate(step: Callable, batches, batch: int, seconds: float, warmup: int = 3, chunk: int = 10) -> float:
@@ -185,7 +156,8 @@ def _wait(out) -> None:
 
 def report(r: dict) -> list[str]:
     lines = [f"GPU benchmark on {r['gpu_device']} (peak {r['gpu_peak_tflops']:.3g} TFLOP/s; measured bf16 "
-             f"matmul {r['gpu_matmul_bf16_tflops']:.3g}), N={r['gpu_examples']:,} generated 32x32 images"]
+             f"matmul {r['gpu_matmul_bf16_tflops']:.3g}), N={r['gpu_examples']:,} generated 32x32 images, "
+             f"{r['gpu_fuse']} runs per compiled step (images/s count every run's images)"]
     lines.append(f"  {'model':22s} {'train img/s':>12s} {'score img/s':>12s} {'train TFLOP/s':>14s} "
                  f"{'of peak':>8s} {'epoch s':>8s} {'study h':>9s}")
     for name in r["gpu_models"]:
