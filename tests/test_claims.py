@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from pathlib import Path
 from queue import Empty
 
@@ -210,8 +211,15 @@ def race(target, arguments: list[tuple]) -> list:
     ctx = multiprocessing.get_context("spawn")  # why: never fork a test process that may hold TF threads
     barrier, results = ctx.Barrier(len(arguments)), ctx.Queue()
     procs = [ctx.Process(target=_racer, args=(barrier, results, target, args)) for args in arguments]
-    for p in procs:
-        p.start()
+    main = sys.modules["__main__"]
+    # why: spawn re-runs the parent's __main__ in each child; after the app tests that can be a
+    # Streamlit page script, so the children start from a bare __main__ instead
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        for p in procs:
+            p.start()
+    finally:
+        sys.modules["__main__"] = main
     try:
         return [results.get(timeout=120) for _ in procs]
     except Empty:
