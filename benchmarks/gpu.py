@@ -2,8 +2,8 @@
 
 For ``wrn16_4``, ``densenet_bc100_k12`` and ``resnext29_4x64d`` on CIFAR-10-sized data (50,000
 generated 32x32 images held in memory, as tfds or a folder would give them; nothing is
-downloaded): training and scoring images per second through ``easiness.data.pipeline`` and our
-compiled steps (one run per step by default; ``--gpu-fuse 4`` fuses runs as the trainer does), with bfloat16 compute (``mixed_bfloat16``) and XLA (``jit_compile``); the
+downloaded, kept in device memory as the trainer keeps CIFAR-sized data on GPUs): training and
+scoring images per second through our compiled steps (one run per step by default; ``--gpu-fuse 4`` fuses runs as the trainer does), with bfloat16 compute (``mixed_bfloat16``) and XLA (``jit_compile``); the
 achieved TFLOP/s (analytic FLOPs, :mod:`models.flops`) against the card's dense bf16 peak; and
 the projected time of the paper's study, 3 models x 10 runs x 300 epochs, each epoch a training
 pass plus the scoring pass over the 50,000 training and the 10,000 test images.
@@ -26,6 +26,7 @@ import tensorflow as tf
 import models
 from benchmarks import generated, gflops
 from easiness import config, data, train
+from easiness.resident import ResidentSplit
 
 PAPER_MODELS = ("wrn16_4", "densenet_bc100_k12", "resnext29_4x64d")
 QUICK_MODELS = ("wrn10_1",)
@@ -99,11 +100,13 @@ def model_speed(name: str, dataset: data.Dataset, preset: config.Config, *, seco
         keras.utils.set_random_seed(seed)
         nets.append(models.build(name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape))
         optimizers.append(keras.optimizers.SGD(preset.lr, momentum=preset.momentum))
-    steps = train.make_group_steps(nets, optimizers, tf.distribute.get_strategy(), weight_decay=preset.weight_decay,
-                                   jit_compile=True)
+    strategy = tf.distribute.get_strategy()
+    resident = ResidentSplit(dataset.train, strategy)  # why: the trainer keeps CIFAR-sized data on GPUs
+    steps = train.make_group_steps(nets, optimizers, strategy, weight_decay=preset.weight_decay,
+                                   jit_compile=True, resident=resident)
     n = len(dataset.train.ids)  # why: a smoke test's few examples must still fill one batch
-    train_ips = _train_rate(steps, dataset, min(preset.batch_size, n), seconds)
-    score_ips = _score_rate(steps, dataset, min(preset.score_batch_size, n), seconds)
+    train_ips = _train_rate(steps, min(preset.batch_size, n), seconds)
+    score_ips = _score_rate(steps, min(preset.score_batch_size, n), seconds)
     forward = models.forward_flops(nets[0])
     epoch_s = CIFAR_TRAIN / train_ips + (CIFAR_TRAIN + CIFAR_TEST) / score_ips  # per run
     return {"train_images_per_s": train_ips, "score_images_per_s": score_ips,
@@ -111,27 +114,26 @@ def model_speed(name: str, dataset: data.Dataset, preset: config.Config, *, seco
             "epoch_s": epoch_s, "study_hours": epoch_s * EPOCHS * RUNS / 3600}
 
 
-def _train_rate(steps: train.GroupSteps, dataset: data.Dataset, batch: int, seconds: float) -> float:
-    """Training run-images per second (every fused run's batch counts) after 3 warm-up steps."""
+def _train_rate(steps: train.GroupSteps, batch: int, seconds: float) -> float:
+    """Training run-images per second (every fused run's batch counts) after 3 warm-up steps,
+    batches made on the device from indices, as the trainer does with CIFAR-sized data on GPUs."""
     def batches():
         for epoch in range(1_000_000):
-            pipes = [data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
-                                   batch_size=batch, augment=True, shuffle_seed=epoch * 1000 + k,
-                                   drop_remainder=True).map(lambda i, x, y: (x, y)) for k in range(steps.size)]
-            yield from tf.data.Dataset.zip(tuple(pipes))
+            sources = [steps.resident.training_batches(batch_size=batch, shuffle_seed=epoch * 1000 + k)
+                       for k in range(steps.size)]
+            yield from tf.data.Dataset.zip(tuple(sources))
 
     return _rate(steps.train, batches(), batch * steps.size, seconds)
 
 
-def _score_rate(steps: train.GroupSteps, dataset: data.Dataset, batch: int, seconds: float) -> float:
-    """Scoring run-images per second, outputs copied to the host as the scoring pass does."""
+def _score_rate(steps: train.GroupSteps, batch: int, seconds: float) -> float:
+    """Scoring run-images per second, outputs copied to the host as the scoring pass does (full
+    batches only, so that XLA compiles one shape)."""
     def batches():
         while True:
-            clean = data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
-                                  batch_size=batch, augment=False, shuffle_seed=None, drop_remainder=True)
-            yield from ((b,) * steps.size for b in clean)
+            yield from tf.data.Dataset.range(steps.resident.n).batch(batch, drop_remainder=True)
 
-    return _rate(lambda b: [np.asarray(t) for t in tf.nest.flatten(steps.score(b))], batches(),
+    return _rate(lambda index: [np.asarray(t) for t in tf.nest.flatten(steps.score_resident(index))], batches(),
                  batch * steps.size, seconds)
 
 

@@ -110,6 +110,16 @@ def _generated_batches(split: Split, style: str, shuffle_seed: int | None, batch
     return ds.map(lambda i: (i, split.generate(i), tf.gather(labels, i)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def seed_word(seed: int) -> int:
+    """The augmentation seed word of a shuffle seed (as :func:`pipeline` uses it)."""
+    return _seed_word(seed)
+
+
+def example_order(n: int, shuffle_seed: int | None) -> np.ndarray:
+    """The example order of :func:`pipeline` for ``shuffle_seed`` (see :func:`_order`)."""
+    return _order(n, shuffle_seed)
+
+
 def _seed_word(seed: int) -> int:
     """Any Python int (hashes can be negative) as a non-negative int32 seed word."""
     return int(seed) % (2**31 - 1)

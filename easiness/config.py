@@ -48,6 +48,7 @@ class Config:
     fuse: int = 0  # runs trained together in one compiled step (0 = auto: 4 for CIFAR-sized images, else 1)
     precision: str = "auto"  # compute precision: float32 | bfloat16 | auto (bfloat16 on GPUs)
     xla: str = "auto"  # XLA compilation of the steps: on | off | auto (on for GPUs)
+    resident: str = "auto"  # training images in device memory: on | off | auto (GPUs, CIFAR-sized in-memory data)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -147,8 +148,9 @@ def validate(config: Config) -> None:
     _check_range("--fuse", config.fuse, 0, MAX_RUNS)
     if config.precision not in ("auto", "float32", "bfloat16"):
         raise EasinessError(f"--precision must be auto, float32 or bfloat16, got {config.precision!r}")
-    if config.xla not in ("auto", "on", "off"):
-        raise EasinessError(f"--xla must be auto, on or off, got {config.xla!r}")
+    for flag, value in (("--xla", config.xla), ("--resident", config.resident)):
+        if value not in ("auto", "on", "off"):
+            raise EasinessError(f"{flag} must be auto, on or off, got {value!r}")
     if not (config.lr > 0 and 0 <= config.momentum < 1 and config.weight_decay >= 0):
         raise EasinessError("--lr must be > 0, --momentum in [0, 1) and --weight-decay >= 0")
 

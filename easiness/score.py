@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("auto", "float32", "bfloat16"),
                    help="compute precision (auto: bfloat16 on GPUs, float32 on CPUs)")
     p.add_argument("--xla", choices=("auto", "on", "off"), help="XLA-compile the steps (auto: on GPUs only)")
+    p.add_argument("--resident", choices=("auto", "on", "off"),
+                   help="keep the training images in device memory (auto: on GPUs, for CIFAR-sized data)")
     p.add_argument("--loss-dtype", choices=("float32", "float16"), help="storage of the loss arrays")
     p.add_argument("--image-size", type=int, help="resize folder images to this side")
     p.add_argument("--data-dir", help="tfds data_dir (ImageNet: where the manual download lies)")
@@ -73,7 +75,8 @@ def resolve_config(args: argparse.Namespace) -> cfg.Config:
                  "batch_size": args.batch_size, "lr": args.lr, "score_every": args.score_every,
                  "score_augment": args.score_augment, "score_batch_size": args.score_batch_size,
                  "seed": args.seed, "loss_dtype": args.loss_dtype, "image_size": args.image_size,
-                 "fuse": args.fuse, "precision": args.precision, "xla": args.xla}
+                 "fuse": args.fuse, "precision": args.precision, "xla": args.xla,
+                 "resident": args.resident}
     return cfg.with_overrides(base, overrides)
 
 
@@ -128,6 +131,7 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     test_n = 0 if dataset.test is None else len(dataset.test.ids)
     log(f"dataset {dataset.name}: {len(dataset.train.ids)} training and {test_n} test examples, "
         f"{len(dataset.class_names)} classes")
+    resident = train.keep_on_device(config, strategy, dataset)  # why here: a bad --resident fails before writing
     scratch = None
     if me is not None and not me.is_chief:
         scratch = Path(tempfile.mkdtemp(prefix="easiness-worker-"))
@@ -141,7 +145,8 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
     size = train.fuse_size(config, dataset.image_shape)
     precision, jit = train.acceleration(config, strategy)
-    log(f"{size} run(s) per compiled step, {precision} compute, XLA {'on' if jit else 'off'}")
+    log(f"{size} run(s) per compiled step, {precision} compute, XLA {'on' if jit else 'off'}, "
+        f"training images {'in device memory' if resident else 'from the host pipeline'}")
     candidates = [(model, m) for model in config.models for m in range(config.runs)]
     if me is not None:  # a cluster trains every run in lockstep; claims are for independent workers
         queue = cluster.LockstepQueue(me, candidates)

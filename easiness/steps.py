@@ -27,6 +27,7 @@ import tensorflow as tf
 
 from easiness import data
 from easiness.recorder import LossRecorder
+from easiness.resident import ResidentSplit
 
 
 def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -52,18 +53,25 @@ class GroupSteps:
     (loss sums [K], correct counts [K]) summed over the global batch, left on the device.
     ``score(batches)``: per-example (index, loss, correct) of every run, gathered from all replicas.
     ``sync()``: average every run's BatchNorm moving statistics over replicas (before scoring).
+    ``score_resident(index)``: as ``score``, for the device-resident training split (clean images).
     """
 
     train: Callable
     score: Callable
     sync: Callable[[], None]
     size: int
+    score_resident: Callable | None = None
+    resident: ResidentSplit | None = None
 
 
 def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.optimizers.Optimizer],
-                     strategy: tf.distribute.Strategy, *, weight_decay: float,
-                     jit_compile: bool = False) -> GroupSteps:
-    """Compile the training and scoring steps of ``len(models)`` runs for ``strategy``."""
+                     strategy: tf.distribute.Strategy, *, weight_decay: float, jit_compile: bool = False,
+                     resident: ResidentSplit | None = None) -> GroupSteps:
+    """Compile the training and scoring steps of ``len(models)`` runs for ``strategy``.
+
+    ``resident``: the training split held on the device; training batches are then (batch
+    number, index, seed) triples made into images inside the step (:mod:`easiness.resident`).
+    """
     if len(models) != len(optimizers) or not models:
         raise ValueError(f"need one optimizer per model, got {len(models)} models and {len(optimizers)} optimizers")
     for model, optimizer in zip(models, optimizers):
@@ -78,7 +86,8 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
 
     def replica_train(batches):
         sums, correct = [], []
-        for grad_fn, model, optimizer, (x, y) in zip(gradients, models, optimizers, batches):
+        for grad_fn, model, optimizer, batch in zip(gradients, models, optimizers, batches):
+            x, y = batch if resident is None else resident.batch(batch[1], batch[0], batch[2], train=True)
             grads, loss_sum, hits = grad_fn(x, y)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
             sums.append(loss_sum)
@@ -86,11 +95,11 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
         return tf.stack(sums), tf.stack(correct)
 
     def replica_score(batches):
-        out = []
-        for forward, (index, x, y) in zip(forwards, batches):
-            logits = forward(x)
-            out.append((index, cross_entropy(y, logits), tf.cast(_hits(y, logits), tf.int32)))  # gather takes no bool
-        return tuple(out)
+        return tuple(_scored(forward, *batch) for forward, batch in zip(forwards, batches))
+
+    def replica_score_resident(index):
+        x, y = resident.batch(index, None, None, train=False)
+        return tuple(_scored(forward, index, x, y) for forward in forwards)
 
     @tf.function(reduce_retracing=True)
     def train(batches):
@@ -98,13 +107,23 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
         total = tf.distribute.ReduceOp.SUM
         return strategy.reduce(total, loss_sum, axis=None), strategy.reduce(total, correct, axis=None)
 
-    @tf.function(reduce_retracing=True)
-    def score(batches):
-        out = strategy.run(replica_score, args=(batches,))
-        # why: every worker's share of the batch, so the chief can record every example
-        return tf.nest.map_structure(lambda value: strategy.gather(value, axis=0), out)
+    def gathered(replica_fn):
+        @tf.function(reduce_retracing=True)
+        def score(batches):
+            out = strategy.run(replica_fn, args=(batches,))
+            # why: every worker's share of the batch, so the chief can record every example
+            return tf.nest.map_structure(lambda value: strategy.gather(value, axis=0), out)
+        return score
 
-    return GroupSteps(train=train, score=score, sync=make_sync(models, strategy), size=len(models))
+    return GroupSteps(train=train, score=gathered(replica_score), sync=make_sync(models, strategy), size=len(models),
+                      score_resident=None if resident is None else gathered(replica_score_resident),
+                      resident=resident)
+
+
+def _scored(forward: Callable, index: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, ...]:
+    """(index, per-example loss, hit as int32) of one batch under one run (gather takes no bool)."""
+    logits = forward(x)
+    return index, cross_entropy(y, logits), tf.cast(_hits(y, logits), tf.int32)
 
 
 def _gradient_fn(model: keras.Model, decay: float, jit_compile: bool) -> Callable:
@@ -186,18 +205,23 @@ def make_sync(models: Sequence[keras.Model], strategy: tf.distribute.Strategy) -
 
 
 def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
-                *, batch_size: int, augment_seeds: Sequence[int] | None = None) -> list[tuple[np.ndarray, float]]:
+                *, batch_size: int, augment_seeds: Sequence[int] | None = None,
+                resident: bool = False) -> list[tuple[np.ndarray, float]]:
     """Per-example losses [N] float32 and the accuracy of every run of the group over ``split``.
 
     Clean images by default (the paper does not say; a clean view of each example makes its
     loss a property of the example rather than of a random crop), one pipeline shared by all
     runs. ``augment_seeds`` (one per run) scores with training augmentation instead, each run
-    with its own seed and order.
+    with its own seed and order. ``resident``: ``split`` is the group's device-resident training
+    split; only indices travel (clean scoring only).
     """
+    if resident and augment_seeds is None:
+        source, step = steps.resident.scoring_batches(batch_size=batch_size), steps.score_resident
+    else:
+        source, step = _score_source(steps.size, split, dataset, batch_size, augment_seeds), steps.score
     recorders = [LossRecorder(len(split.ids)) for _ in range(steps.size)]
-    for batches in strategy.experimental_distribute_dataset(_score_source(steps.size, split, dataset, batch_size,
-                                                                          augment_seeds)):
-        for recorder, out in zip(recorders, steps.score(batches)):
+    for batches in strategy.experimental_distribute_dataset(source):
+        for recorder, out in zip(recorders, step(batches)):
             index, losses, hits = (np.asarray(t) for t in out)
             recorder.update(index, losses, hits.astype(bool))
     return [recorder.flush() for recorder in recorders]

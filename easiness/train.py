@@ -34,6 +34,9 @@ from easiness.errors import EasinessError
 from easiness.steps import (  # noqa: F401  (re-exported: the trainer's public surface)
     GroupSteps, Steps, cross_entropy, make_group_steps, make_steps, score_group, score_split, sync_moving_statistics,
 )
+from easiness.resident import MAX_SIDE as RESIDENT_MAX_SIDE
+from easiness.resident import ResidentSplit
+from easiness.resident import fits as resident_fits
 from easiness.store import RunWriter
 
 Log = Callable[[str], None]
@@ -164,7 +167,8 @@ def train_runs(*, dataset: data.Dataset, config: Config, model_name: str, runs: 
     _, jit = acceleration(config, strategy)
     members = [_member(run, dataset=dataset, config=config, model_name=model_name, strategy=strategy,
                        build_model=build_model) for run in runs]
-    steps = _compile(members, strategy, config, jit)
+    resident = ResidentSplit(dataset.train, strategy) if keep_on_device(config, strategy, dataset) else None
+    steps = _compile(members, strategy, config, jit, resident)
     per_epoch = steps_per_epoch(len(dataset.train.ids), config.batch_size)
     progress = Progress(log, label=group_label(model_name, [r.index for r in runs]), steps=per_epoch,
                         interactive=interactive)
@@ -188,7 +192,7 @@ def train_runs(*, dataset: data.Dataset, config: Config, model_name: str, runs: 
             members = [m for m in members if not m.problem]
             if not members:
                 break
-            steps = _compile(members, strategy, config, jit)
+            steps = _compile(members, strategy, config, jit, resident)
     for member in members:
         member.run.finish()
         status[member.run.index] = "done"
@@ -224,6 +228,18 @@ def fuse_size(config: Config, image_shape: Sequence[int]) -> int:
     if config.fuse:
         return config.fuse
     return 4 if max(image_shape[:2]) <= 64 else 1
+
+
+def keep_on_device(config: Config, strategy: tf.distribute.Strategy, dataset: data.Dataset) -> bool:
+    """Whether the training split lives in device memory (:mod:`easiness.resident`): ``on``,
+    ``off``, or ``auto``: on GPUs, for in-memory CIFAR-sized images (on CPUs the host pipeline
+    overlaps with the step instead)."""
+    fits = resident_fits(dataset.train, dataset.image_shape)
+    if config.resident == "on" and not fits:
+        raise EasinessError(f"--resident on needs in-memory images of at most {RESIDENT_MAX_SIDE} pixels "
+                            f"at the model's input size; {dataset.name} has none")
+    on_gpu = bool(tf.config.list_logical_devices("GPU"))
+    return fits and (config.resident == "on" or (config.resident == "auto" and on_gpu))
 
 
 def acceleration(config: Config, strategy: tf.distribute.Strategy) -> tuple[str, bool]:
@@ -285,9 +301,10 @@ def _resume_path(run) -> Path | None:
     return run.state_dir / state if state else None
 
 
-def _compile(members: Sequence[Member], strategy, config: Config, jit: bool) -> GroupSteps:
+def _compile(members: Sequence[Member], strategy, config: Config, jit: bool,
+             resident: ResidentSplit | None) -> GroupSteps:
     return make_group_steps([m.model for m in members], [m.optimizer for m in members], strategy,
-                            weight_decay=config.weight_decay, jit_compile=jit)
+                            weight_decay=config.weight_decay, jit_compile=jit, resident=resident)
 
 
 def _train_epoch(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy, epoch, plan,
@@ -334,7 +351,7 @@ def fit_epoch(steps: GroupSteps, dataset: data.Dataset, *, config: Config, strat
     Returns the mean training loss [K] and training accuracy [K] of the pass."""
     loss_sum = correct = 0.0
     updates = 0
-    for batches in strategy.experimental_distribute_dataset(_train_source(dataset, config, seeds)):
+    for batches in strategy.experimental_distribute_dataset(_train_source(dataset, config, seeds, steps.resident)):
         batch_loss, batch_correct = steps.train(batches)
         loss_sum, correct = loss_sum + batch_loss, correct + batch_correct  # stays on device until read
         updates += 1
@@ -344,9 +361,13 @@ def fit_epoch(steps: GroupSteps, dataset: data.Dataset, *, config: Config, strat
     return np.asarray(loss_sum, dtype=np.float64) / seen, np.asarray(correct, dtype=np.float64) / seen
 
 
-def _train_source(dataset: data.Dataset, config: Config, seeds: Sequence[int]) -> tf.data.Dataset:
-    """K-tuples of augmented (x, y) training batches, each run in its own seeded order."""
+def _train_source(dataset: data.Dataset, config: Config, seeds: Sequence[int],
+                  resident: ResidentSplit | None = None) -> tf.data.Dataset:
+    """K-tuples of augmented (x, y) training batches, each run in its own seeded order (with a
+    device-resident split: (batch number, index, seed) triples, made into images in the step)."""
     def pipe(seed: int) -> tf.data.Dataset:
+        if resident is not None:
+            return resident.training_batches(batch_size=config.batch_size, shuffle_seed=seed)
         return data.pipeline(dataset.train, style=dataset.style, image_shape=dataset.image_shape,
                              batch_size=config.batch_size, augment=True, shuffle_seed=seed,
                              drop_remainder=True).map(lambda i, x, y: (x, y))
@@ -359,6 +380,7 @@ def _score_checkpoint(members: Sequence[Member], steps: GroupSteps, *, dataset, 
     """Score every training example under every run, write the loss rows; the clean train accuracies."""
     steps.sync()
     results = score_group(steps, strategy, dataset.train, dataset, batch_size=config.score_batch_size,
+                          resident=steps.resident is not None,
                           augment_seeds=seeds if config.score_augment else None)
     accuracies: list[float | None] = []
     for member, (losses, accuracy) in zip(members, results):

@@ -67,6 +67,26 @@ def test_fused_runs_record_the_losses_of_separate_runs(tmp_path, tiny, score_aug
         assert [h["fused_runs"] for h in f] == [3, 3]
 
 
+def test_device_resident_training_records_the_losses_of_the_host_pipeline(tmp_path, tiny):
+    """--resident on: images gathered, augmented and normalised inside the step (the GPU path),
+    here on the CPU; the same batches as the host pipeline, so the same losses."""
+    recorded_by = {}
+    for resident in ("off", "on"):
+        config = tiny_config(resident=resident)
+        runs = open_runs(tmp_path / resident, tiny, config, [0, 1])
+        assert train.train_runs(dataset=tiny, config=config, model_name="wrn10_1", runs=runs,
+                                strategy=train.make_strategy(), **QUIET) == ["done", "done"]
+        recorded_by[resident] = recorded(tmp_path / resident)[0]
+    np.testing.assert_allclose(recorded_by["on"], recorded_by["off"], rtol=1e-4, atol=1e-5)
+
+
+def test_resident_on_for_data_that_cannot_live_on_the_device_is_a_clear_error(tiny):
+    big = dataclasses.replace(tiny, image_shape=(96, 96, 3))
+    with pytest.raises(train.EasinessError, match="--resident on needs in-memory images"):
+        train.keep_on_device(tiny_config(resident="on"), train.make_strategy(), big)
+    assert not train.keep_on_device(tiny_config(), train.make_strategy(), tiny)  # auto: GPUs only
+
+
 def test_a_diverging_run_fails_alone_and_the_others_go_on(tmp_path, tiny):
     import keras
 
@@ -187,6 +207,21 @@ MIRRORED_FUSED = textwrap.dedent("""
         train.sync_moving_statistics(net, strategy)
         alone = train.score_split(steps, strategy, ds.train, ds, batch_size=13)[0]
         np.testing.assert_allclose(fused[k], alone, rtol=1e-5, atol=1e-6)
+    # the device-resident split: training from indices, and its clean scoring pass equals the host's
+    from easiness.resident import ResidentSplit
+    pairs = [build(s) for s in (0, 1)]
+    resident = ResidentSplit(ds.train, strategy)
+    group = train.make_group_steps([p[0] for p in pairs], [p[1] for p in pairs], strategy, weight_decay=1e-4,
+                                   resident=resident)
+    source = tf.data.Dataset.zip(tuple(resident.training_batches(batch_size=16, shuffle_seed=s) for s in (10, 11)))
+    for batches in strategy.experimental_distribute_dataset(source):
+        group.train(batches)
+    group.sync()
+    on_device = train.score_group(group, strategy, ds.train, ds, batch_size=13, resident=True)
+    on_host = train.score_group(group, strategy, ds.train, ds, batch_size=13)
+    for (a, _), (b, _) in zip(on_device, on_host):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert np.isfinite(a).all()
     print("FUSED-MIRRORED-OK", len(fused[0]))
 """)
 
