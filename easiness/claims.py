@@ -417,6 +417,7 @@ class RunQueue:
         self.log = log
         self.on_skip = on_skip
         self._pending = list(candidates)
+        self._rank = {c: k for k, c in enumerate(self._pending)}  # why: runs trained together end in any order
         self.trained: list[tuple[str, int, str]] = []  # model, index, outcome
         self.skipped: list[tuple[str, int, str]] = []  # model, index, why
 
@@ -454,7 +455,8 @@ class RunQueue:
 
     def summary(self) -> str:
         """One line: what this worker trained and what it skipped, and why."""
-        trained = ", ".join(f"{m} run {i} ({outcome})" for m, i, outcome in self.trained) or "nothing"
+        ordered = sorted(self.trained, key=lambda t: self._rank.get((t[0], t[1]), len(self._rank)))
+        trained = ", ".join(f"{m} run {i} ({outcome})" for m, i, outcome in ordered) or "nothing"
         line = f"worker {self.claims.owner.label} trained {trained}"
         if self.skipped:
             line += "; skipped " + ", ".join(f"{m} run {i} ({why})" for m, i, why in self.skipped)

@@ -171,8 +171,8 @@ class LockstepQueue:
 
     @contextlib.contextmanager
     def training(self, turn: _Turn) -> Iterator[_Turn]:
+        self.trained.append((turn.model, turn.index))  # on entry: the summary lists runs in order
         yield turn
-        self.trained.append((turn.model, turn.index))
 
     def summary(self) -> str:
         role = "chief, wrote the study" if self.me.is_chief else "wrote nothing to the study"
