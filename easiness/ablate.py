@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 from easiness import ablation, atomic, metrics
 from easiness import config as cfg
 from easiness.ablation import AblationError
-from easiness.cli import OneLineParser, parse
+from easiness.cli import OneLineParser, run_command
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 from easiness.store import Study
@@ -447,11 +446,7 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(build_parser(), argv)
-    if isinstance(args, int):  # --help (0) or a one-line usage error (2)
-        return args
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
+    def body(args: argparse.Namespace) -> int:
         plan = resolve(args)
         check_out(plan)
         job = Ablation(plan)
@@ -461,9 +456,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         job.status = StatusFile(args.status_file, out=str(plan.out),
                                 command=["easiness.ablate", *(sys.argv[1:] if argv is None else argv)])
         return _run(job)
-    except EasinessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+    return run_command(build_parser(), argv, body)
 
 
 def _run(job: Ablation) -> int:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+import os
+import sys
+from typing import Callable, Sequence
+
+from easiness.errors import EasinessError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -19,3 +23,18 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
         return parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+
+
+def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
+                body: Callable[[argparse.Namespace], int]) -> int:
+    """Parse ``argv`` and run ``body(args)``; a usage error or an :class:`EasinessError` ends as
+    one line on stderr and exit status 2, never a traceback."""
+    args = parse(parser, argv)
+    if isinstance(args, int):  # --help (0) or a one-line usage error (2)
+        return args
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        return body(args)
+    except EasinessError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import shutil
 import sys
@@ -21,8 +20,7 @@ from typing import Sequence
 from easiness import cluster
 from easiness import config as cfg
 from easiness.claims import STALE_AFTER, Claims, RunQueue, check_timeout
-from easiness.cli import OneLineParser, parse
-from easiness.errors import EasinessError
+from easiness.cli import OneLineParser, run_command
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 
 
@@ -228,11 +226,7 @@ def _provenance() -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse(build_parser(), argv)
-    if isinstance(args, int):  # --help (0) or a one-line usage error (2)
-        return args
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
+    def body(args: argparse.Namespace) -> int:
         if args.list:
             print(list_choices())
             return 0
@@ -241,9 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         interrupt_on_sigterm()
         status = StatusFile(args.status_file, out=str(out), command=["easiness.score", *(argv or sys.argv[1:])])
         return _run_and_report(config, out, args, status)
-    except EasinessError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+
+    return run_command(build_parser(), argv, body)
 
 
 def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, status: StatusFile) -> int:
