@@ -20,7 +20,6 @@ import math
 import shutil
 import sys
 import time
-from pathlib import Path
 from typing import Callable, Sequence
 
 import keras
@@ -227,7 +226,7 @@ def fuse_size(config: Config, image_shape: Sequence[int]) -> int:
     read once per fused run)."""
     if config.fuse:
         return config.fuse
-    return 4 if max(image_shape[:2]) <= 64 else 1
+    return 4 if max(image_shape[:2]) <= RESIDENT_MAX_SIDE else 1  # the same bound as device-resident data
 
 
 def keep_on_device(config: Config, strategy: tf.distribute.Strategy, dataset: data.Dataset) -> bool:
@@ -284,21 +283,12 @@ def _member(run: RunWriter, *, dataset, config, model_name, strategy, build_mode
                                        seed=run.seed, build_model=build_model)
     state = tf.train.Checkpoint(model=model, optimizer=optimizer)
     member = Member(run, group_label(model_name, [run.index]), model, optimizer, state, list(run.history))
-    resume = _resume_path(run)
+    resume = run.resume_from  # a non-chief worker's ShadowRun gives the chief's state
     if resume is not None:
         with strategy.scope():
             optimizer.build(model.trainable_variables)  # slots must exist to be restored
         state.read(str(resume)).expect_partial()
     return member
-
-
-def _resume_path(run) -> Path | None:
-    """The committed training state to continue from: the run's own, or, for a non-chief worker's
-    :class:`easiness.cluster.ShadowRun`, the chief's (``resume_from``)."""
-    if hasattr(run, "resume_from"):
-        return run.resume_from
-    state = run.manifest.get("state")
-    return run.state_dir / state if state else None
 
 
 def _compile(members: Sequence[Member], strategy, config: Config, jit: bool,

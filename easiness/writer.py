@@ -420,6 +420,12 @@ class RunWriter:
         return str(self.manifest["status"])
 
     @property
+    def resume_from(self) -> Path | None:
+        """The committed training state to continue from (None for a run not yet trained)."""
+        state = self.manifest.get("state")
+        return self.state_dir / state if state else None
+
+    @property
     def planned(self) -> list[dict[str, Any]]:
         """The checkpoint plan, one entry per row of losses.npy."""
         return list(self._planned)
