@@ -9,6 +9,10 @@ and each sees the keys of the ones before it (``gflops`` uses the trainer's time
 - ``versus_keras``: ``trainer_vs_keras``, ``fused_vs_sequential`` and ``scoring_share`` for a
   study of M runs (:mod:`benchmarks.versus_keras`);
 - ``gflops``: ``achieved_gflops``, ``peak_gflops``, ``achieved_fraction`` (:mod:`benchmarks.gflops`);
+- ``batchnorm``: ``fused_batchnorm_speedup``, the zoo's fused batch norm against Keras's layer
+  (:mod:`benchmarks.batchnorm`);
+- ``pipeline``: ``autotune_off_speedup``, our input pipelines with tf.data's autotuning off
+  against on (:mod:`benchmarks.pipeline`);
 - ``rss``: ``trainer_peak_rss_mb`` at N = 1,281,167 against a small N (:mod:`benchmarks.rss`);
 - with ``--gpu`` instead: images/s, TFLOP/s and the projected study time (:mod:`benchmarks.gpu`).
 
@@ -29,9 +33,9 @@ from types import ModuleType
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import gflops, gpu, rss, versus_keras  # noqa: E402
+from benchmarks import batchnorm, gflops, gpu, pipeline, rss, versus_keras  # noqa: E402
 
-SECTIONS: tuple[ModuleType, ...] = (versus_keras, gflops, rss)
+SECTIONS: tuple[ModuleType, ...] = (versus_keras, gflops, batchnorm, pipeline, rss)
 GPU_SECTIONS: tuple[ModuleType, ...] = (gpu,)
 
 

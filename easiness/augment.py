@@ -73,7 +73,21 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
     cifar_augment = augment and style == "cifar"
     ds = ds.enumerate().map(lambda b, batch: _finish_batch(b, *batch, seed=seed, augment=cifar_augment),
                             num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return with_pipeline_options(ds.prefetch(tf.data.AUTOTUNE))
+
+
+def with_pipeline_options(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with tf.data's model-based autotuning off (parallel maps then use one thread per core).
+
+    The autotuner's background optimisation competes with the training step for the CPU: on
+    2 cores it made a fused 4-run epoch of wrn10_1 take 10.7 s instead of 6.0 s in most of the
+    epochs measured, and one run's 2.7 s instead of 1.7 s, at random
+    (``benchmarks/bench.py``, key ``autotune_off_speedup``). The pipelines here do one
+    vectorised op per batch, so there is little left to tune.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
 
 
 def _example_source(split: Split, style: str, shape: tuple[int, ...], seed: int, shuffle_seed: int | None,

@@ -54,9 +54,10 @@ class ResidentSplit:
         order = augment.example_order(self.n, shuffle_seed)
         seed = augment.seed_word(shuffle_seed)
         ds = tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True).enumerate()
-        return ds.map(lambda b, index: (tf.fill(tf.shape(index), b), index,
-                                        tf.fill(tf.shape(index), tf.constant(seed, tf.int64))))
+        ds = ds.map(lambda b, index: (tf.fill(tf.shape(index), b), index,
+                                      tf.fill(tf.shape(index), tf.constant(seed, tf.int64))))
+        return augment.with_pipeline_options(ds)
 
     def scoring_batches(self, *, batch_size: int) -> tf.data.Dataset:
         """Example indices [B] in order, every example once (the last batch may be smaller)."""
-        return tf.data.Dataset.range(self.n).batch(batch_size)
+        return augment.with_pipeline_options(tf.data.Dataset.range(self.n).batch(batch_size))

@@ -159,7 +159,7 @@ def test_xla_and_bfloat16_steps_run_and_agree_with_the_plain_step(tiny):
         return train.score_split(steps, strategy, tiny.train, tiny, batch_size=40)[0]
 
     plain = scored("float32", False)
-    np.testing.assert_allclose(scored("float32", True), plain, rtol=2e-2, atol=1e-3)  # other kernels, 3 SGD steps
+    np.testing.assert_allclose(scored("float32", True), plain, rtol=3e-2, atol=1e-3)  # other kernels, 3 SGD steps
     mixed = scored("bfloat16", False)
     assert mixed.dtype == np.float32 and np.isfinite(mixed).all()
     assert np.corrcoef(mixed, plain)[0, 1] > 0.9
