@@ -77,7 +77,7 @@ PRESETS: dict[str, Preset] = {
         Config(),
         "synthetic data with a built-in intra-class bias; two small CNNs, 4 runs each",
         "python -m easiness.score",
-        "about 6 minutes on 2 CPU cores",
+        "about 3 minutes on 2 CPU cores",
     ),
     "cifar10-cpu": Preset(
         Config(
@@ -87,7 +87,7 @@ PRESETS: dict[str, Preset] = {
         ),
         "real CIFAR-10, 500 images per class, the three small CIFAR families, M=4, 3 epochs",
         "python -m easiness.score --preset cifar10-cpu --out runs/cifar10-cpu",
-        "about 40 minutes on 2 free CPU cores",
+        "about 30 minutes on 2 CPU cores",
     ),
     "cifar10-paper": Preset(
         Config(
