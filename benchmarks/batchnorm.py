@@ -15,7 +15,6 @@ import statistics
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import models
