@@ -6,7 +6,8 @@ augmentation pipeline, in one process, three ways:
 - ours, as ``python -m easiness.score`` trains the M runs by default: fused, all M in one compiled
   step (:func:`easiness.train.fuse_size`; CIFAR-sized images), each epoch one augmented training
   pass per run and one per-example scoring pass of the training set (compiled, large batch,
-  every example's loss at its index);
+  every example's loss at its index; its clean batches are kept in memory from the untimed
+  first epoch on, as the trainer keeps them from its first checkpoint on);
 - ours sequential: the same trainer with ``--fuse 1``, M separate runs one after the other;
 - keras: for each of M models, ``model.fit`` for one epoch, then ``model.predict`` over the
   training set with its default batch size and the per-example cross-entropy computed from the
@@ -77,7 +78,7 @@ class Ours:
                         seeds=[train.shuffle_seed(s, epoch) for s in self.seeds])  # reads the losses: waits
         trained = time.perf_counter()
         scored = train.score_group(self.steps, self.strategy, self.dataset.train, self.dataset,
-                                   batch_size=self.args.score_batch_size)
+                                   batch_size=self.args.score_batch_size, reuse=True)  # as the trainer scores
         assert all(losses.shape == (len(self.dataset.train.ids),) for losses, _ in scored)
         return trained - started, time.perf_counter() - trained
 

@@ -47,7 +47,7 @@ def gcn(images: tf.Tensor) -> tf.Tensor:
 
 
 def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size: int, augment: bool,
-             shuffle_seed: int | None, drop_remainder: bool = False) -> tf.data.Dataset:
+             shuffle_seed: int | None, drop_remainder: bool = False, cache: bool = False) -> tf.data.Dataset:
     """Batches (index int64 [B], image float32 [B, H, W, C], label int32 [B]) of ``split``.
 
     ``index`` is the example's position in ``split.ids``; it travels with the example, so
@@ -58,6 +58,9 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
     scoring pass sees clean images by default (the paper does not say; a clean view makes the
     loss a property of the example, not of a random crop). GCN is applied after augmentation.
     A generated split (``split.generate``) must produce images of ``image_shape``, CIFAR style.
+    ``cache`` keeps the finished batches in host memory after the first full pass over this
+    dataset object; later passes replay them (only for passes that are the same every time:
+    no augmentation, no shuffle).
     """
     if style not in STYLES:
         raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
@@ -73,6 +76,10 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
     cifar_augment = augment and style == "cifar"
     ds = ds.enumerate().map(lambda b, batch: _finish_batch(b, *batch, seed=seed, augment=cifar_augment),
                             num_parallel_calls=tf.data.AUTOTUNE)
+    if cache:
+        if augment or shuffle_seed is not None:
+            raise ValueError("only a pass without augmentation or shuffle can be cached")
+        ds = ds.cache()
     return with_pipeline_options(ds.prefetch(tf.data.AUTOTUNE))
 
 

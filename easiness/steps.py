@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from easiness import data
+from easiness.clean_cache import CleanBatches
 from easiness.recorder import LossRecorder
 from easiness.resident import ResidentSplit
 
@@ -54,6 +55,7 @@ class GroupSteps:
     ``score(batches)``: per-example (index, loss, correct) of every run, gathered from all replicas.
     ``sync()``: average every run's BatchNorm moving statistics over replicas (before scoring).
     ``score_resident(index)``: as ``score``, for the device-resident training split (clean images).
+    ``clean``: the clean scoring batches of the splits this group scores again at every checkpoint.
     """
 
     train: Callable
@@ -62,6 +64,7 @@ class GroupSteps:
     size: int
     score_resident: Callable | None = None
     resident: ResidentSplit | None = None
+    clean: CleanBatches = dataclasses.field(default_factory=CleanBatches)
 
 
 def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.optimizers.Optimizer],
@@ -206,19 +209,21 @@ def make_sync(models: Sequence[keras.Model], strategy: tf.distribute.Strategy) -
 
 def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
                 *, batch_size: int, augment_seeds: Sequence[int] | None = None,
-                resident: bool = False) -> list[tuple[np.ndarray, float]]:
+                resident: bool = False, reuse: bool = False) -> list[tuple[np.ndarray, float]]:
     """Per-example losses [N] float32 and the accuracy of every run of the group over ``split``.
 
     Clean images by default (the paper does not say; a clean view of each example makes its
     loss a property of the example rather than of a random crop), one pipeline shared by all
     runs. ``augment_seeds`` (one per run) scores with training augmentation instead, each run
     with its own seed and order. ``resident``: ``split`` is the group's device-resident training
-    split; only indices travel (clean scoring only).
+    split; only indices travel (clean scoring only). ``reuse``: the split is scored again at later
+    checkpoints, so its clean batches are kept in host memory when they fit (``steps.clean``).
     """
     if resident and augment_seeds is None:
         source, step = steps.resident.scoring_batches(batch_size=batch_size), steps.score_resident
     else:
-        source, step = _score_source(steps.size, split, dataset, batch_size, augment_seeds), steps.score
+        clean = steps.clean if reuse else None
+        source, step = _score_source(steps.size, split, dataset, batch_size, augment_seeds, clean), steps.score
     recorders = [LossRecorder(len(split.ids)) for _ in range(steps.size)]
     for batches in strategy.experimental_distribute_dataset(source):
         for recorder, out in zip(recorders, step(batches)):
@@ -228,12 +233,16 @@ def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data
 
 
 def _score_source(size: int, split: data.Split, dataset: data.Dataset, batch_size: int,
-                  augment_seeds: Sequence[int] | None) -> tf.data.Dataset:
-    """K-tuples of (index, x, y) batches: one clean pipeline repeated, or one augmented per run."""
+                  augment_seeds: Sequence[int] | None, clean: CleanBatches | None = None) -> tf.data.Dataset:
+    """K-tuples of (index, x, y) batches: one clean pipeline repeated (kept in ``clean`` when
+    given), or one augmented per run."""
     def pipe(augment: bool, seed: int | None) -> tf.data.Dataset:
         return data.pipeline(split, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch_size,
                              augment=augment, shuffle_seed=seed)
 
+    if augment_seeds is None and clean is not None:
+        return clean.source(split, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch_size,
+                            copies=size)
     if augment_seeds is None:
         return pipe(False, None).map(lambda *batch: (batch,) * size)
     if len(augment_seeds) != size:

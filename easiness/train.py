@@ -371,7 +371,7 @@ def _score_checkpoint(members: Sequence[Member], steps: GroupSteps, *, dataset, 
     steps.sync()
     results = score_group(steps, strategy, dataset.train, dataset, batch_size=config.score_batch_size,
                           resident=steps.resident is not None,
-                          augment_seeds=seeds if config.score_augment else None)
+                          augment_seeds=seeds if config.score_augment else None, reuse=True)
     accuracies: list[float | None] = []
     for member, (losses, accuracy) in zip(members, results):
         if member.problem is None and not np.isfinite(losses).all():
@@ -386,7 +386,7 @@ def _test_metrics(members: Sequence[Member], steps: GroupSteps, *, dataset, conf
     if dataset.test is None:
         return [{"test_loss": None, "test_accuracy": None} for _ in members]
     steps.sync()
-    results = score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)
+    results = score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size, reuse=True)
     return [{"test_loss": float(losses.mean()), "test_accuracy": accuracy} for losses, accuracy in results]
 
 

@@ -222,6 +222,12 @@ MIRRORED_FUSED = textwrap.dedent("""
     for (a, _), (b, _) in zip(on_device, on_host):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
         assert np.isfinite(a).all()
+    # clean batches kept between checkpoints: the replaying pass equals the rebuilt one
+    for _ in range(2):
+        kept = train.score_group(group, strategy, ds.train, ds, batch_size=13, reuse=True)
+        for (a, _), (b, _) in zip(kept, on_host):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    assert group.clean.cached(ds.train, 13, copies=2)
     print("FUSED-MIRRORED-OK", len(fused[0]))
 """)
 
