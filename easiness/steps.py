@@ -240,10 +240,10 @@ def _score_source(size: int, split: data.Split, dataset: data.Dataset, batch_siz
         return data.pipeline(split, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch_size,
                              augment=augment, shuffle_seed=seed)
 
-    if augment_seeds is None and clean is not None:
-        return clean.source(split, style=dataset.style, image_shape=dataset.image_shape, batch_size=batch_size,
-                            copies=size)
     if augment_seeds is None:
+        if clean is not None:
+            return clean.source(split, style=dataset.style, image_shape=dataset.image_shape,
+                                batch_size=batch_size, copies=size)
         return pipe(False, None).map(lambda *batch: (batch,) * size)
     if len(augment_seeds) != size:
         raise ValueError(f"need {size} augmentation seeds, got {len(augment_seeds)}")
