@@ -66,6 +66,8 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
         raise ValueError(f"unknown style {style!r}; expected one of {STYLES}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if cache and (augment or shuffle_seed is not None):
+        raise ValueError("only a pass without augmentation or shuffle can be cached")
     shape = tuple(int(d) for d in image_shape)
     seed = _seed_word(0 if shuffle_seed is None else shuffle_seed)
     if split.images is None and split.stream is None and split.generate is not None:
@@ -77,8 +79,6 @@ def pipeline(split: Split, *, style: str, image_shape: Sequence[int], batch_size
     ds = ds.enumerate().map(lambda b, batch: _finish_batch(b, *batch, seed=seed, augment=cifar_augment),
                             num_parallel_calls=tf.data.AUTOTUNE)
     if cache:
-        if augment or shuffle_seed is not None:
-            raise ValueError("only a pass without augmentation or shuffle can be cached")
         ds = ds.cache()
     return with_pipeline_options(ds.prefetch(tf.data.AUTOTUNE))
 
