@@ -17,10 +17,10 @@ import time
 import keras
 import tensorflow as tf
 
-import models
+from easiness import models
 from easiness import data, train
 from easiness.config import Config
-from models.layers import FusedBatchNorm
+from easiness.models.layers import FusedBatchNorm
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -15,7 +15,7 @@ import time
 
 import tensorflow as tf
 
-import models
+from easiness import models
 
 MATMUL_SIDE = 2048  # float32 [side, side] @ [side, side]: 17 GFLOP, large enough for full speed
 WARMUP, REPEATS = 2, 5

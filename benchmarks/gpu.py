@@ -23,7 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import models
+from easiness import models
 from benchmarks import generated, gflops
 from easiness import config, data, train
 from easiness.resident import ResidentSplit

@@ -17,7 +17,7 @@ import time
 import keras
 import tensorflow as tf
 
-import models
+from easiness import models
 from easiness import data, train
 from easiness.config import Config
 

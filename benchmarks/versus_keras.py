@@ -32,7 +32,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import models
+from easiness import models
 from easiness import data, train
 from easiness.config import Config
 

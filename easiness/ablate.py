@@ -177,6 +177,7 @@ def config_from_run(run_config: dict[str, Any], *, epochs: int | None = None, se
     names = {f.name for f in dataclasses.fields(cfg.Config)}
     values = {k: v for k, v in run_config.items() if k in names}
     values.update(models=(run_config["model"],), runs=1, seed=seed,
+                  model_specs=((run_config["model"], run_config["spec"]),) if run_config.get("spec") else (),
                   lr_milestones=tuple(values.get("lr_milestones", cfg.CIFAR_MILESTONES)))
     if epochs is not None:
         values["epochs"] = epochs

@@ -38,3 +38,13 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
     except EasinessError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as err:
+        if err.name not in _TRAINING_MODULES:
+            raise
+        print(f"error: this needs {err.name}, which is not installed: pip install 'easiness[cpu]' "
+              f"(or 'easiness[gpu]' on NVIDIA GPUs)", file=sys.stderr)
+        return 2
+
+
+# What the training side imports beyond the base install (pyproject.toml's cpu and gpu extras).
+_TRAINING_MODULES = frozenset({"tensorflow", "keras", "tensorflow_datasets"})

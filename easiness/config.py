@@ -49,17 +49,29 @@ class Config:
     precision: str = "auto"  # compute precision: float32 | bfloat16 | auto (bfloat16 on GPUs)
     xla: str = "auto"  # XLA compilation of the steps: on | off | auto (on for GPUs)
     resident: str = "auto"  # training images in device memory: on | off | auto (GPUs, CIFAR-sized in-memory data)
+    model_specs: tuple[tuple[str, str], ...] = ()  # (name, "module:function" or "file.py:function") of your own models
+
+    def spec_of(self, model: str) -> str | None:
+        """The spec of ``model`` if it is a model of your own, else None (a zoo model)."""
+        return dict(self.model_specs).get(model)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+        return {k: _listed(v) for k, v in dataclasses.asdict(self).items()}
 
     def run_config(self, model: str) -> dict[str, Any]:
-        """The part of the config that defines one model's runs (what a resumed run must match)."""
+        """The part of the config that defines one model's runs (what a resumed run must match);
+        a model of your own adds its ``spec`` (zoo models' configs are as they always were)."""
         keys = ("dataset", "epochs", "per_class", "batch_size", "lr", "momentum", "weight_decay",
                 "lr_milestones", "lr_factor", "score_every", "score_augment", "loss_dtype", "image_size")
         full = self.to_dict()
-        return {"model": model, **{k: full[k] for k in keys}}
+        spec = self.spec_of(model)
+        return {"model": model, **{k: full[k] for k in keys}, **({"spec": spec} if spec else {})}
+
+
+def _listed(value: Any) -> Any:
+    """Tuples (nested too) as lists, as JSON reads them back."""
+    return [_listed(v) for v in value] if isinstance(value, tuple) else value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,6 +157,9 @@ def validate(config: Config) -> None:
         raise EasinessError(f"--score-every must be 0 (every epoch) or a positive number of updates, got {config.score_every}")
     if not config.models:
         raise EasinessError("give at least one --model")
+    unknown = sorted(set(dict(config.model_specs)) - set(config.models))
+    if unknown:
+        raise EasinessError(f"model_specs names {unknown[0]!r}, which is not among the models")
     if len(set(config.models)) != len(config.models):
         raise EasinessError(f"--model lists a model twice: {' '.join(config.models)}")
     if config.loss_dtype not in ("float32", "float16"):

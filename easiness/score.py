@@ -21,6 +21,7 @@ from easiness import cluster
 from easiness import config as cfg
 from easiness.claims import STALE_AFTER, Claims, RunQueue, check_timeout
 from easiness.cli import OneLineParser, run_command
+from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 
 
@@ -32,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="demo", help=f"starting configuration: {', '.join(cfg.PRESETS)} (default demo)")
     p.add_argument("--dataset", help="synthetic | folder:PATH (dir or .tar.gz) | tfds:NAME | npz:PATH")
     p.add_argument("--model", dest="models", action="extend", nargs="+", metavar="NAME",
-                   help="model zoo names (several: --model A B or --model A --model B)")
+                   help="model zoo names, or your own as MODULE:FUNCTION or FILE.py:FUNCTION, a function "
+                        "build(num_classes, input_shape) returning a keras.Model of logits "
+                        "(several: --model A B or --model A --model B)")
+    p.add_argument("--name", help="the study's name for your own model (default: its function's name; "
+                                  "with one MODULE:FUNCTION model)")
     p.add_argument("--runs", type=int, help="M, independent runs per model")
     p.add_argument("--epochs", type=int, help="training epochs per run")
     p.add_argument("--per-class", type=int, help="class-balanced subset: training examples per class")
@@ -68,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_config(args: argparse.Namespace) -> cfg.Config:
     """The preset named by --preset with the flags given on the command line applied."""
     base = cfg.preset(args.preset).config
-    overrides = {"dataset": args.dataset, "models": tuple(args.models) if args.models else None,
+    names, specs = model_names(args.models, args.name)
+    overrides = {"dataset": args.dataset, "models": names, "model_specs": specs,
                  "runs": args.runs, "epochs": args.epochs, "per_class": args.per_class,
                  "batch_size": args.batch_size, "lr": args.lr, "score_every": args.score_every,
                  "score_augment": args.score_augment, "score_batch_size": args.score_batch_size,
@@ -76,6 +82,29 @@ def resolve_config(args: argparse.Namespace) -> cfg.Config:
                  "fuse": args.fuse, "precision": args.precision, "xla": args.xla,
                  "resident": args.resident}
     return cfg.with_overrides(base, overrides)
+
+
+def model_names(given: Sequence[str] | None, name: str | None,
+                ) -> tuple[tuple[str, ...] | None, tuple[tuple[str, str], ...] | None]:
+    """The study's model names for ``--model`` values and the (name, spec) pairs of your own
+    models; a spec is imported here, so a bad one fails before any data is read."""
+    if name is not None and sum(":" in g for g in given or ()) != 1:
+        raise EasinessError("--name names your own model: give it with exactly one --model MODULE:FUNCTION")
+    if not given:
+        return None, None
+    names, specs = [], []
+    for value in given:
+        if ":" not in value:  # a zoo name, validated with the others before any data is loaded
+            names.append(value)
+            continue
+        from easiness import models  # why here: only user code needs the zoo (and TensorFlow) this early
+
+        spec = models.user.normalise(value)
+        own = name or models.user.split(spec)[1]
+        models.use_spec(own, spec)
+        names.append(own)
+        specs.append((own, spec))
+    return tuple(names), tuple(specs)
 
 
 def default_out(config: cfg.Config) -> Path:
@@ -89,7 +118,7 @@ def default_out(config: cfg.Config) -> Path:
 
 
 def list_choices() -> str:
-    import models
+    from easiness import models
 
     lines = ["presets:"]
     lines += [f"  {name:15s} {p.description}\n  {'':15s} {p.command}  ({p.expected})" for name, p in cfg.PRESETS.items()]
@@ -111,7 +140,6 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     every run together and the chief alone writes.
     """
     check_timeout(claim_timeout)  # why first: bad input fails before anything is written
-    import models  # the model zoo imports keras, hence TensorFlow
     from easiness import data, train
 
     import tensorflow as tf
@@ -121,11 +149,11 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
         train.configure_cpu_devices(cpu_devices)
     me = cluster.task()
     strategy = train.make_strategy()  # why first: a multi-worker strategy must precede every other op
-    for name in config.models:
-        models.family(name)  # validates the name before any data is loaded
+    config, sources = _resolve_models(config)  # validates names, imports specs before any data is loaded
     if dataset is None:
         dataset = data.load(config.dataset, per_class=config.per_class, seed=config.seed,
                             image_size=config.image_size, data_dir=data_dir)
+    _probe_own_models(config, dataset)  # why before the study is opened: a bad model writes nothing
     test_n = 0 if dataset.test is None else len(dataset.test.ids)
     log(f"dataset {dataset.name}: {len(dataset.train.ids)} training and {test_n} test examples, "
         f"{len(dataset.class_names)} classes")
@@ -158,11 +186,39 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
                     held.enter_context(queue.training(claim))
                 _train_claimed(writer, config, model=model, claims=group, size=size, plan=plan, dataset=dataset,
                                strategy=strategy, keep_state=keep_state, log=log, status=status,
-                               provenance={**_provenance(), "precision": precision, "xla": jit})
+                               provenance={**_provenance(), **sources.get(model, {}), "precision": precision,
+                                           "xla": jit})
     log(queue.summary())
     if scratch is not None:
         shutil.rmtree(scratch, ignore_errors=True)
     return out
+
+
+def _resolve_models(config: cfg.Config) -> tuple[cfg.Config, dict[str, dict]]:
+    """Validate every model name and load the specs of your own models; returns the config with
+    the spec of every registered model (those given by ``models.register`` too, so that a resumed
+    run or an ablation can import it again) and, by model, the provenance of its code."""
+    import dataclasses
+
+    from easiness import models
+
+    specs = dict(config.model_specs)
+    sources = {}
+    for name in config.models:
+        spec = specs.get(name) or models.spec_of(name)
+        if spec is not None:
+            sources[name] = models.use_spec(name, spec).provenance()
+            specs[name] = spec
+        models.family(name)  # UnknownModelError (listing the valid names) for an unknown one
+    return dataclasses.replace(config, model_specs=tuple(specs.items())), sources
+
+
+def _probe_own_models(config: cfg.Config, dataset) -> None:
+    """Build each model of your own once for this data: a wrong output fails here, in one line."""
+    from easiness import models
+
+    for name, spec in config.model_specs:
+        models.build(name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape, spec=spec)
 
 
 def _by_model(claims: Sequence) -> list[tuple[str, list]]:

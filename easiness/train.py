@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import models
+from easiness import models
 from easiness import cluster, data
 from easiness.config import Config, lr_at
 from easiness.errors import EasinessError
@@ -272,7 +272,8 @@ def build_run_model(model_name: str, *, dataset: data.Dataset, config: Config, s
         if build_model is not None:
             model = build_model()
         else:
-            model = models.build(model_name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape)
+            model = models.build(model_name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape,
+                                 spec=config.spec_of(model_name))
         optimizer = keras.optimizers.SGD(learning_rate=config.lr, momentum=config.momentum)
     return model, optimizer
 

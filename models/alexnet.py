@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import keras
 
-from models import layers
+from . import layers
 
 
 class ConvSpec(NamedTuple):

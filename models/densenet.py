@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import keras
 
-from models import layers
+from . import layers
 
 BOTTLENECK_FACTOR = 4  # the 1x1 conv of a dense layer outputs 4k channels (Huang et al. Sec. 3)
 COMPRESSION = 0.5  # a transition keeps half of the channels: the "C" of DenseNet-BC

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import keras
 
-from models import layers
+from . import layers
 
 STAGE_WIDTHS = (64, 128, 256, 512)  # base channels per stage (He et al. Table 1)
 STAGE_STRIDES = (1, 2, 2, 2)  # stage 1 follows the stem's max pool, so it does not stride

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import keras
 
-from models import layers
+from . import layers
 
 STEM_WIDTH = 64
 STAGE_OUTPUTS = (256, 512, 1024)  # block output channels per stage (Xie et al. Sec. 5.3)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import keras
 
-from models import layers
+from . import layers
 
 GROUP_WIDTHS = (16, 32, 64)  # channels per group at width factor 1 (WRN paper, Table 1)
 GROUP_STRIDES = (1, 2, 2)

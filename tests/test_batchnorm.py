@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.layers import BN_EPSILON, BN_MOMENTUM, FusedBatchNorm
+from easiness.models.layers import BN_EPSILON, BN_MOMENTUM, FusedBatchNorm
 
 
 def pair(shape, **kwargs):

@@ -74,7 +74,7 @@ def test_shadow_run_reads_the_chiefs_commit_and_writes_nothing_there(tmp_path):
 
 CHECK_LAST_ROW = textwrap.dedent("""
     import sys, numpy as np, keras, tensorflow as tf
-    import models
+    from easiness import models
     from easiness import data, store, train
     study = store.Study.open(sys.argv[1])
     ds = data.load(sys.argv[2])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import pytest
 
-import models
-from models import flops, layers
+from easiness import models
+from easiness.models import flops, layers
 
 
 @pytest.fixture(autouse=True)

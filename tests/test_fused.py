@@ -141,7 +141,7 @@ def test_xla_and_bfloat16_steps_run_and_agree_with_the_plain_step(tiny):
     bfloat16 compute keeps float32 logits and weights and stays close."""
     import keras
 
-    import models
+    from easiness import models
 
     strategy = train.make_strategy()
 

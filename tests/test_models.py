@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 
-import models
+from easiness import models
 from easiness.errors import EasinessError
 
 CIFAR_INPUT = (32, 32, 3)
@@ -111,7 +111,7 @@ def test_shape_forms_parse_and_run(name):
 
 def test_shape_form_of_a_preset_equals_the_preset():
     # The small preset and the generic builder with its shape must be the same network.
-    from models import wrn
+    from easiness.models import wrn
 
     preset = models.build("wrn10_1", num_classes=10, input_shape=CIFAR_INPUT)
     generic = wrn.wide_resnet(10, 1, num_classes=10, input_shape=CIFAR_INPUT)

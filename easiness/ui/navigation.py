@@ -35,15 +35,29 @@ PAGES: tuple[PageSpec, ...] = (
              (*_STUDY, "t", "frac", "points")),
     PageSpec("pages/ground_truth.py", "Ground truth", ":material/verified:", "ground-truth", "Study",
              (*_STUDY, "t", "frac")),
+    PageSpec("pages/compare.py", "Compare scores", ":material/compare_arrows:", "compare", "Study",
+             (*_STUDY, "t", "frac", "points", "scores", "column", "easier")),
     PageSpec("pages/ablation.py", "Ablation", ":material/content_cut:", "ablation", "Study", ("ablation",)),
 )
 VIEW_PARAMS = frozenset(p for spec in PAGES for p in spec.params)
 
 
+def pages_home() -> Path:
+    """The folder that holds ``pages/``: the repository in a clone (or an editable install), the
+    package itself once installed (pyproject.toml installs ``pages/`` as ``easiness/pages``)."""
+    package = Path(__file__).resolve().parents[1]
+    return package if (package / "pages").is_dir() else package.parent
+
+
+def script_path(spec: PageSpec) -> Path:
+    """The absolute path of a page's script: Streamlit resolves relative page paths against the
+    main script's folder, which is not the repository when the app starts via ``python -m easiness.app``."""
+    return pages_home() / spec.script
+
+
 def available() -> list[PageSpec]:
     """The pages whose scripts exist (the ablation page ships with the ablation feature)."""
-    here = Path(__file__).resolve().parents[2]
-    return [spec for spec in PAGES if (here / spec.script).is_file()]
+    return [spec for spec in PAGES if script_path(spec).is_file()]
 
 
 def frame() -> st.Page:
@@ -79,7 +93,7 @@ def navigation() -> st.Page:
     sections: dict[str, list[st.Page]] = {}
     by_path: dict[str, PageSpec] = {}
     for i, spec in enumerate(available()):
-        page = st.Page(spec.script, title=spec.title, icon=spec.icon, url_path=spec.url_path, default=i == 0)
+        page = st.Page(script_path(spec), title=spec.title, icon=spec.icon, url_path=spec.url_path, default=i == 0)
         sections.setdefault(spec.section, []).append(page)
         by_path[page.url_path] = spec
     current = st.navigation(sections)
