@@ -44,7 +44,7 @@ import numpy as np
 from easiness import ablation, atomic, metrics
 from easiness import config as cfg
 from easiness.ablation import AblationError
-from easiness.cli import OneLineParser, run_command
+from easiness.cli import OneLineParser, import_tensorflow_quietly, run_command
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 from easiness.store import Study
@@ -452,6 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_out(plan)
         job = Ablation(plan)
         if job.pending():  # why: a finished ablation reports without loading data (and TensorFlow)
+            import_tensorflow_quietly()
             job.dataset = load_data(plan, data_dir=args.data_dir)
         interrupt_on_sigterm()
         job.status = StatusFile(args.status_file, out=str(plan.out),

@@ -48,3 +48,25 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
 
 # What the training side imports beyond the base install (pyproject.toml's cpu and gpu extras).
 _TRAINING_MODULES = frozenset({"tensorflow", "keras", "tensorflow_datasets"})
+LOGS_ENV = "EASINESS_TF_LOGS"  # set to 1 to see TensorFlow's native start-up lines
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the native start-up lines it writes to stderr silenced (absl's
+    "All log messages before absl::InitializeLog()", oneDNN notices), so that an error of a
+    command is the one line on stderr; ``EASINESS_TF_LOGS=1`` keeps them.
+
+    Why the file descriptor: those lines come from C++ while the library loads, before
+    ``TF_CPP_MIN_LOG_LEVEL`` or absl's own level can apply, so only fd 2 itself can hold them.
+    """
+    if "tensorflow" in sys.modules or os.environ.get(LOGS_ENV):
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)

@@ -20,7 +20,7 @@ from typing import Sequence
 from easiness import cluster
 from easiness import config as cfg
 from easiness.claims import STALE_AFTER, Claims, RunQueue, check_timeout
-from easiness.cli import OneLineParser, run_command
+from easiness.cli import OneLineParser, import_tensorflow_quietly, run_command
 from easiness.errors import EasinessError
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 
@@ -286,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             print(list_choices())
             return 0
+        import_tensorflow_quietly()
         config = resolve_config(args)
         out = Path(args.out) if args.out else default_out(config)
         interrupt_on_sigterm()
