@@ -78,28 +78,47 @@ CHECK_LAST_ROW = textwrap.dedent("""
     from easiness import data, store, train
     study = store.Study.open(sys.argv[1])
     ds = data.load(sys.argv[2])
+    name = study.models[0]
     worst = 0.0
     for r in range(2):
-        run = study.root / "models" / "wrn10_1" / f"run-{r:03d}"
+        run = study.root / "models" / name / f"run-{r:03d}"
         manifest = __import__("json").loads((run / "manifest.json").read_text())
-        model = models.build("wrn10_1", num_classes=3, input_shape=ds.image_shape)
+        model = models.build(name, num_classes=3, input_shape=ds.image_shape, spec=manifest["config"].get("spec"))
         tf.train.Checkpoint(model=model).read(str(run / "state" / manifest["state"])).expect_partial()
         steps = train.make_steps(model, keras.optimizers.SGD(0.1), tf.distribute.get_strategy(), weight_decay=0.0)
         direct, _ = train.score_split(steps, tf.distribute.get_strategy(), ds.train, ds, batch_size=1000)
-        recorded = np.asarray(study.losses("wrn10_1"))[r, -1]
+        recorded = np.asarray(study.losses(name))[r, -1]
         worst = max(worst, float(np.abs(recorded - direct).max()))
     print("WORST", worst)
 """)
 
+OWN_MODEL = textwrap.dedent("""
+    import keras
 
-def test_two_workers_on_localhost_record_every_example_once(tmp_path):
+    def own_net(num_classes, input_shape):
+        inputs = keras.Input(input_shape)
+        x = keras.layers.Conv2D(4, 3)(inputs)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+        return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+""")
+
+
+@pytest.mark.parametrize("own", [False, True], ids=["zoo", "own-model"])
+def test_two_workers_on_localhost_record_every_example_once(tmp_path, own):
     """Two processes form a MultiWorkerMirroredStrategy cluster over 127.0.0.1; the chief's study
-    holds, at every checkpoint, each example's loss under that run's weights at its own index."""
+    holds, at every checkpoint, each example's loss under that run's weights at its own index.
+    A model of the user's own file trains so too."""
     ports = cluster.free_ports(2)
     out = tmp_path / "study"
     scratch_root = tmp_path / "tmp"
     scratch_root.mkdir()
-    command = [sys.executable, "-m", "easiness.score", "--dataset", TINY, "--model", "wrn10_1", "--runs", "2",
+    model = "wrn10_1"
+    if own:
+        (tmp_path / "own.py").write_text(OWN_MODEL)
+        model = f"{tmp_path / 'own.py'}:own_net"
+    name = "own_net" if own else "wrn10_1"
+    command = [sys.executable, "-m", "easiness.score", "--dataset", TINY, "--model", model, "--runs", "2",
                "--epochs", "2", "--batch-size", "16", "--score-batch-size", "40", "--keep-state", "--out", str(out)]
     workers = []
     for i in range(2):
@@ -114,7 +133,7 @@ def test_two_workers_on_localhost_record_every_example_once(tmp_path):
     strip = [[line.rsplit("  ", 1)[0] for line in lines] for lines in epoch_lines]  # drop the seconds
     assert strip[0] == strip[1] and len(strip[0]) == 4  # the workers trained in lockstep
     study = store.Study.open(out)
-    losses = np.asarray(study.losses("wrn10_1"))
+    losses = np.asarray(study.losses(name))
     assert losses.shape == (2, 2, 96) and np.isfinite(losses).all()
     assert all(m["status"] == "done" for m in (json.loads(p.read_text()) for p in out.glob("models/*/*/manifest.json")))
     assert list(scratch_root.iterdir()) == []  # the non-chief's scratch folder is gone
