@@ -22,7 +22,8 @@ Conventions:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,11 @@ def _easiness_vector(values: Any, *, name: str = "easiness") -> np.ndarray:
 
 
 def _index_vector(values: Any, *, name: str) -> np.ndarray:
-    """A 1-D int64 array of example indices (an empty collection is allowed)."""
+    """A 1-D int64 array of example indices (an empty collection is allowed): an array, a list,
+    a tuple, a set, a frozenset or any other iterable of integers."""
+    if isinstance(values, (AbstractSet, Iterator)):
+        # why: np.asarray wraps a set (or a generator) into a 0-d object array, not a vector
+        values = list(values)
     arr = np.asarray(values).ravel()
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)
@@ -230,7 +235,8 @@ def matching_rate(a: Any, b: Any) -> float:
     """Matching rate of two example sets (Eq. 2): |A ∩ B| / max(|A|, |B|).
 
     Args:
-        a, b: collections of integer example indices; duplicates are ignored.
+        a, b: collections of integer example indices (arrays, lists, tuples, sets, frozensets);
+            duplicates are ignored.
 
     Returns:
         A float in [0, 1]; 0 when exactly one set is empty.

@@ -20,3 +20,6 @@ with right:
 
 st.subheader("One example in every run")
 examples.example_detail(study, model, view)
+
+st.subheader("All examples as a table")
+examples.download(study, model, view)

@@ -176,7 +176,26 @@ def test_matching_rate(a, b, rate):
     assert metrics.matching_rate(b, a) == pytest.approx(rate)
 
 
-@pytest.mark.parametrize("a, b", [([], []), ([0.5, 1.0], [1]), (np.zeros(0, int), [])])
+@pytest.mark.parametrize("a, b, rate", [
+    ({1, 2, 3}, [3, 2, 9], 2 / 3),
+    (frozenset({1, 2, 3, 4}), (1, 2), 0.5),
+    ({np.int64(7)}, frozenset({7}), 1.0),
+    ({1, 2}, set(), 0.0),
+    ({5: "a", 6: "b"}.keys(), np.array([6]), 0.5),
+    ((i for i in (1, 2, 3)), range(2, 4), 2 / 3),
+])
+def test_matching_rate_accepts_sets_and_other_collections(a, b, rate):
+    assert metrics.matching_rate(a, b) == pytest.approx(rate)
+
+
+def test_matching_rate_of_sets_equals_that_of_arrays():
+    rng = np.random.default_rng(3)
+    a, b = rng.choice(50, 10, replace=False), rng.choice(50, 12, replace=False)
+    assert metrics.matching_rate(set(a.tolist()), frozenset(b.tolist())) == metrics.matching_rate(a, b)
+
+
+@pytest.mark.parametrize("a, b", [([], []), ([0.5, 1.0], [1]), (np.zeros(0, int), []), (set(), frozenset()),
+                                  ({0.5, 1.5}, [1]), ({"a", "b"}, [1])])
 def test_matching_rate_rejects_empty_or_non_integer(a, b):
     with pytest.raises(ValueError):
         metrics.matching_rate(a, b)

@@ -4,11 +4,14 @@ loss in every run."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from easiness import images as imaging
+from easiness import tables as table_files
 from easiness.store import Study
 from easiness.ui import cache, charts, tables, urlstate
 from easiness.ui.compute import ground_truth_groups
@@ -134,3 +137,45 @@ def _example_card(study: Study, r: cache.Ref, view: View, index: int) -> None:
     if groups is not None:
         codes, names = groups
         st.caption(f"ground truth: {names[int(codes[index])]}")
+
+
+def download(study: Study, model: str, view: View) -> None:
+    """The whole table behind the page (all N examples, not the grids) at T as CSV: easiness,
+    rank and easy/hard flags over all classes, for this model or every model with checkpoint T."""
+    every = st.checkbox("every model", key="download-every", help="a group of columns per model")
+    models = tuple(m for m in study.models if len(study.checkpoints(m)) > view.k) if every else (model,)
+    name = f"{study.root.name}-{'all-models' if every else model}-t{view.k + 1}.csv"
+    build = functools.partial(table_csv, study, models, view.k, view.fraction)
+    label = f"Download all {study.n:,} examples (CSV)"
+    if deferred_downloads():
+        # why a callable: Streamlit builds the file only on click, on another thread; ImageNet's
+        # 1.28M rows take seconds per model, too slow for every rerun of the page
+        st.download_button(label, key="download", file_name=name, data=build, mime="text/csv",
+                           on_click="ignore", icon=":material/download:")
+    else:
+        _prepared_download(label, f"{name}:{view.fraction}", name, build)
+    st.caption(f"id, label, class, then easiness, rank (1 = easiest) and easy/hard flags ({view.fraction:.0%}, "
+               f"over all classes) of {', '.join(models)}; `python -m easiness.export` writes the same table.")
+
+
+def deferred_downloads() -> bool:
+    """Whether this Streamlit takes a callable as a download's data, run on click (recent
+    versions; older ones need the bytes up front). No flag tells: its docstring does."""
+    return "callable" in (st.download_button.__doc__ or "")
+
+
+def _prepared_download(label: str, view_key: str, name: str, build) -> None:
+    """Older Streamlit: build the file only when asked, and keep only the latest view's file."""
+    memory = "_download"
+    if st.button("Prepare the download", key="download-prepare"):
+        st.session_state[memory] = (view_key, build())
+    kept = st.session_state.get(memory)
+    if kept and kept[0] == view_key:  # why: never offer a file built for another model or T
+        st.download_button(label, key="download", file_name=name, data=kept[1], mime="text/csv")
+
+
+def table_csv(study: Study, models: tuple[str, ...], k: int, fraction: float) -> bytes:
+    """The easiness table of ``models`` at checkpoint ``k`` as CSV bytes (no Streamlit calls:
+    it runs on the download's own thread)."""
+    return table_files.csv_bytes(table_files.easiness_table(study, models=list(models), checkpoint=k,
+                                                            fraction=fraction))

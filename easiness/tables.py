@@ -1,0 +1,296 @@
+"""The easiness table: one row per training example, the scores of every chosen model as columns.
+
+``python -m easiness.export`` writes it (CSV, NPZ or parquet) and the app's "Easy & hard
+examples" page offers it as a download; both call :func:`easiness_table`, so a file and a
+download of the same view hold the same numbers. Numpy and pandas only; no TensorFlow.
+
+Columns: ``id``, ``label``, ``class``, then for each model ``<score>_<model>`` for every score
+in :data:`COLUMNS`, in that order:
+
+* ``easiness_<model>``: Eq. 1 of arXiv:1911.10739 at checkpoint T, the mean loss over the
+  model's runs (a NaN from a diverged run counts as ``inf``, the hardest value, as in the app);
+* ``rank_<model>``: 1 = easiest, ties broken by the lower example index (the rule of
+  :func:`easiness.metrics.easy_hard`, so ``easy`` is exactly ``rank <= set size`` globally);
+* ``easy_<model>`` / ``hard_<model>``: membership of the ``fraction`` lowest / highest easiness,
+  over all examples or per class (``per_class``).
+
+More per-example scores (forgetting events, EL2N, AUM, ...) join the table by adding a
+:data:`ColumnBuilder` to :data:`COLUMNS`; each reads what it needs through :class:`ModelScores`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import os
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from easiness import atomic, metrics
+from easiness.errors import EasinessError
+from easiness.store import Study
+
+FORMATS = ("csv", "npz", "parquet")
+PARQUET_HINT = "pip install pyarrow"
+
+
+# --------------------------------------------------------------------------- choosing the view
+
+
+def scored_models(study: Study) -> list[str]:
+    """The study's models with at least one completed checkpoint, sorted."""
+    return [m for m in study.models if study.checkpoints(m)]
+
+
+def check_models(study: Study, models: Sequence[str] | None) -> list[str]:
+    """``models`` (default: every scored model), each known and scored; EasinessError listing
+    the valid names otherwise."""
+    valid = scored_models(study)
+    if not valid:
+        raise EasinessError(f"{study.root} has no model with a completed checkpoint yet")
+    chosen = list(dict.fromkeys(models)) if models else valid  # why dict: drop repeats, keep order
+    unknown = [m for m in chosen if m not in valid]
+    if unknown:
+        raise EasinessError(f"unknown model {unknown[0]!r} in {study.root.name}; models: {', '.join(valid)}")
+    return chosen
+
+
+def common_count(study: Study, models: Sequence[str]) -> int:
+    """C: the completed checkpoints every one of ``models`` has."""
+    return min(len(study.checkpoints(m)) for m in models)
+
+
+def checkpoint_index(study: Study, models: Sequence[str], t: int | None) -> int:
+    """The 0-based checkpoint of the 1-based ``t`` (the app's ``t``; None = the last checkpoint
+    every model in ``models`` has); EasinessError naming the valid range otherwise."""
+    count = common_count(study, models)
+    if t is None:
+        return count - 1
+    if not 1 <= t <= count:
+        raise EasinessError(f"checkpoint {t} is out of range: {', '.join(models)} have T = 1..{count}")
+    return t - 1
+
+
+def check_fraction(fraction: float) -> float:
+    """The easy/hard share as a float in (0, 1); EasinessError otherwise."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, np.floating)) \
+            or not 0.0 < float(fraction) < 1.0:
+        raise EasinessError(f"the easy/hard fraction must be a number in (0, 1), got {fraction!r}")
+    return float(fraction)
+
+
+# --------------------------------------------------------------------------- scores of one model
+
+
+def model_easiness(study: Study, model: str, k: int) -> np.ndarray:
+    """``[N]`` float64 easiness (Eq. 1) of ``model`` at checkpoint ``k`` (0-based); NaN -> inf."""
+    values = metrics.easiness(study.losses(model), checkpoint=k)
+    # why: a run that diverged must not make the whole table unreadable; the app shows it as
+    # the hardest value too (easiness.ui.compute.easiness_at)
+    values[np.isnan(values)] = np.inf
+    return values
+
+
+def ordinal_ranks(values: np.ndarray) -> np.ndarray:
+    """``[N]`` int64 ranks of ``values``, 1 = lowest, ties by lower index (a stable sort)."""
+    ranks = np.empty(values.size, dtype=np.int64)
+    ranks[np.argsort(values, kind="stable")] = np.arange(1, values.size + 1)
+    return ranks
+
+
+def membership(indices: np.ndarray, n: int) -> np.ndarray:
+    """``[n]`` bool mask of example ``indices``."""
+    mask = np.zeros(n, dtype=bool)
+    mask[indices] = True
+    return mask
+
+
+@dataclasses.dataclass
+class ModelScores:
+    """What the column builders of one model read; easiness and sets are computed once."""
+
+    study: Study
+    model: str
+    k: int  # checkpoint, 0-based
+    fraction: float  # share of each of the easy and hard sets
+    per_class: bool  # easy/hard sets per class instead of over all examples
+
+    @functools.cached_property
+    def easiness(self) -> np.ndarray:
+        """``[N]`` float64 easiness at ``k``."""
+        return model_easiness(self.study, self.model, self.k)
+
+    @functools.cached_property
+    def sets(self) -> tuple[np.ndarray, np.ndarray]:
+        """(easy, hard) example indices, as :func:`easiness.metrics.easy_hard`."""
+        return metrics.easy_hard(self.easiness, fraction=self.fraction,
+                                 labels=np.asarray(self.study.labels), per_class=self.per_class)
+
+
+ColumnBuilder = Callable[[ModelScores], np.ndarray]
+
+COLUMNS: dict[str, ColumnBuilder] = {
+    "easiness": lambda s: s.easiness,
+    "rank": lambda s: ordinal_ranks(s.easiness),
+    "easy": lambda s: membership(s.sets[0], s.study.n),
+    "hard": lambda s: membership(s.sets[1], s.study.n),
+}
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpoint: int = -1,
+                   fraction: float = 0.1, per_class: bool = False,
+                   columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per training example (study order) with each model's scores at one checkpoint.
+
+    Args:
+        study: an opened study.
+        models: which models (default: every model with a completed checkpoint).
+        checkpoint: 0-based index into the checkpoints all ``models`` have, -1 = the last.
+        fraction: share of the easy and of the hard set, in (0, 1) (paper: 0.1).
+        per_class: take ``fraction`` of each class for the easy/hard flags.
+        columns: which scores of :data:`COLUMNS` (default: all), in the order given.
+
+    Returns:
+        ``[N rows]``: id (str), label (int), class (categorical), then ``<score>_<model>``.
+    """
+    chosen = check_models(study, models)
+    k = _checkpoint(study, chosen, checkpoint)
+    frac = check_fraction(fraction)
+    names = _column_names(columns)
+    data = _base_columns(study)
+    for model in chosen:
+        scores = ModelScores(study, model, k, frac, per_class)
+        data.update({f"{name}_{model}": COLUMNS[name](scores) for name in names})
+    return pd.DataFrame(data)
+
+
+def _checkpoint(study: Study, models: Sequence[str], checkpoint: int) -> int:
+    count = common_count(study, models)
+    if not -count <= checkpoint < count:
+        raise EasinessError(f"checkpoint index {checkpoint} is out of range for {count} checkpoints")
+    return checkpoint % count
+
+
+def _column_names(columns: Sequence[str] | None) -> list[str]:
+    names = list(COLUMNS) if columns is None else list(columns)
+    unknown = [c for c in names if c not in COLUMNS]
+    if unknown or not names:
+        raise EasinessError(f"unknown score column {unknown[0] if unknown else ''!r}; choose from {', '.join(COLUMNS)}")
+    return names
+
+
+def _base_columns(study: Study) -> dict[str, Any]:
+    """id, label and class of every example; class as a categorical (N strings cost 100 MB)."""
+    labels = np.asarray(study.labels).astype(np.int64)
+    return {"id": np.asarray(study.ids), "label": labels,
+            "class": pd.Categorical.from_codes(labels, categories=study.class_names)}
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def format_of(path: Path, fmt: str | None = None) -> str:
+    """``fmt`` if given, else the format the suffix of ``path`` names; EasinessError otherwise."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise EasinessError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        return fmt
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise EasinessError(f"cannot tell the format of {path.name!r} from its suffix; "
+                            f"name it .csv, .npz or .parquet, or give --format")
+    return suffix
+
+
+def parquet_engine() -> str | None:
+    """The installed parquet engine pandas can use (pyarrow, then fastparquet), or None."""
+    for name in ("pyarrow", "fastparquet"):
+        try:
+            __import__(name)
+        except ImportError:
+            continue
+        return name
+    return None
+
+
+def require_parquet() -> str:
+    """The parquet engine; EasinessError saying how to install one when there is none."""
+    engine = parquet_engine()
+    if engine is None:
+        raise EasinessError(f"parquet needs pyarrow, which is not installed: {PARQUET_HINT} "
+                            "(or use csv or npz)")
+    return engine
+
+
+def check_destination(path: Path, fmt: str | None = None) -> str:
+    """The format to write ``path`` in (``fmt``, else from the suffix); refuses before any work a
+    missing folder, a folder as the file, an unknown format and parquet without an engine."""
+    if not path.parent.is_dir():
+        raise EasinessError(f"the folder {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise EasinessError(f"{path} is a folder; give a file name")
+    fmt = format_of(path, fmt)
+    if fmt == "parquet":
+        require_parquet()
+    return fmt
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike, fmt: str) -> None:
+    """Write ``frame`` to ``path`` in ``fmt``, atomically: a temp file in the same folder is
+    renamed over ``path`` only when complete, so an existing file is never half-overwritten."""
+    path = Path(path)
+    writer = _WRITERS[check_destination(path, fmt)]
+    try:
+        atomic.write_atomic(path, lambda f: writer(frame, f))
+    except OSError as e:
+        raise EasinessError(f"cannot write {path} ({e.strerror or e})") from None
+
+
+def _write_csv(frame: pd.DataFrame, f: BinaryIO) -> None:
+    frame.to_csv(f, index=False, mode="wb", encoding="utf-8")
+
+
+def _write_parquet(frame: pd.DataFrame, f: BinaryIO) -> None:
+    frame.to_parquet(f, index=False, engine=require_parquet())
+
+
+def _write_npz(frame: pd.DataFrame, f: BinaryIO) -> None:
+    np.savez_compressed(f, allow_pickle=False, **npz_arrays(frame))
+
+
+def npz_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The columns as plain arrays: numbers and flags as they are, text (ids, class names) as
+    fixed-width unicode, so the file loads with ``allow_pickle=False``."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        plain = pd.api.types.is_numeric_dtype(column) and not isinstance(column.dtype, pd.CategoricalDtype)
+        out[str(name)] = column.to_numpy() if plain else column.to_numpy(dtype=str)
+    return out
+
+
+_WRITERS: dict[str, Callable[[pd.DataFrame, BinaryIO], None]] = {
+    "csv": _write_csv, "npz": _write_npz, "parquet": _write_parquet,
+}
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """``frame`` as UTF-8 CSV bytes (the app's download)."""
+    buffer = io.BytesIO()
+    _write_csv(frame, buffer)
+    return buffer.getvalue()
+
+
+def describe(frame: pd.DataFrame, models: Sequence[str], columns: Sequence[str] | None = None) -> str:
+    """``240 rows x 11 columns (id, label, class + easiness, rank, easy, hard of 2 models)``."""
+    scores = ", ".join(columns or COLUMNS)
+    plural = "s" if len(models) != 1 else ""
+    return (f"{len(frame):,} rows x {len(frame.columns)} columns "
+            f"(id, label, class + {scores} of {len(models)} model{plural})")
