@@ -119,7 +119,7 @@ class ShadowRun:
     def done(self) -> int:
         return int(self.manifest["done"])
 
-    def write_row(self, k: int, losses) -> None:
+    def write_row(self, k: int, losses, records=None) -> None:
         """The chief writes the rows; nothing to do here."""
 
     def commit(self, *, done: int, history: Sequence[Mapping] | None = None, state: str | None = None) -> None:

@@ -33,6 +33,9 @@ CREATION_LEASE = ".easiness-creation-lease"
 CLAIMS_DIR = "claims"
 
 LOSS_DTYPES = ("float32", "float16")
+# Per-example arrays a run may record beside its losses, [planned, N] each, in their own .npy
+# file (e.g. margins.npy), named with their dtype in the manifest's "records" (easiness.scores).
+RECORDS = ("margins", "el2n")
 STATUSES = ("created", "running", "done", "failed")
 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")

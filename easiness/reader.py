@@ -17,7 +17,7 @@ import numpy as np
 from easiness import atomic
 from easiness.layout import (
     CREATING_MARKER, EXTRAS_DIR, IDS_FILE, IMAGES_FILE, LABELS_FILE, LOSS_DTYPES, LOSSES_FILE,
-    MANIFEST_FILE, MODELS_DIR, STATUSES, STUDY_FILE, StoreError, check_schema, common_count,
+    MANIFEST_FILE, MODELS_DIR, RECORDS, STATUSES, STUDY_FILE, StoreError, check_schema, common_count,
     one_line, parse_run_dirname, read_json, require_fields, run_dirname, validate_name,
 )
 from easiness.runstack import RunStack
@@ -118,6 +118,27 @@ class Study:
         count = common_count(chosen)
         arrays = [_load(self._losses_path(m), len(m["planned"])) for m in chosen]
         return RunStack(arrays, count=count, n=self.n, runs=[m["run"] for m in chosen])
+
+    def recorded(self, model: str) -> list[str]:
+        """The arrays that every default run of ``model`` records beside its losses (``RECORDS``
+        order); empty for studies written before margins and EL2N were recorded."""
+        chosen = self._chosen_runs(model, None)
+        return [name for name in RECORDS if chosen and all(name in m.get("records", {}) for m in chosen)]
+
+    def record(self, model: str, name: str, *, runs: Sequence[int] | None = None) -> RunStack:
+        """Lazy ``[M, C, N]`` array ``name`` ("margins" or "el2n") of ``model``: the same runs and
+        checkpoints as :meth:`losses`. StoreError saying how to get it when a run lacks it."""
+        if name not in RECORDS:
+            raise StoreError(f"unknown record {name!r}; choose from {', '.join(RECORDS)}")
+        chosen = self._chosen_runs(model, runs)
+        lacking = [m["run"] for m in chosen if name not in m.get("records", {})]
+        if lacking:
+            raise StoreError(f"{model} run {lacking[0]} in {self.root.name} did not record {name} (studies "
+                             f"written before easiness recorded it, or with --record losses); score again "
+                             f"into a new --out to get it")
+        folder = self.root / MODELS_DIR / model
+        arrays = [_load(folder / run_dirname(m["run"]) / f"{name}.npy", len(m["planned"])) for m in chosen]
+        return RunStack(arrays, count=common_count(chosen), n=self.n, runs=[m["run"] for m in chosen])
 
     def checkpoints(self, model: str) -> list[dict[str, Any]]:
         """The C common checkpoints of ``model``'s default runs, ``{"epoch", "step"}`` each."""
@@ -278,6 +299,20 @@ def _check_run(manifest: dict[str, Any], run_dir: Path, index: int, fingerprint:
         raise StoreError(f"{LOSSES_FILE} is unreadable ({one_line(e)})") from None
     if found[0] != (len(planned), n):
         raise StoreError(f"{LOSSES_FILE} has shape {found[0]}, expected {(len(planned), n)}")
+    _check_records(manifest.get("records", {}), run_dir, (len(planned), n))
+
+
+def _check_records(records: Any, run_dir: Path, shape: tuple[int, int]) -> None:
+    """StoreError unless every recorded array is known and its file has the losses' shape."""
+    if not isinstance(records, dict) or any(k not in RECORDS or v not in LOSS_DTYPES for k, v in records.items()):
+        raise StoreError(f"the manifest's records field is malformed ({records!r})")
+    for name in records:
+        try:
+            found = atomic.read_npy_header(run_dir / f"{name}.npy")
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{name}.npy is missing or unreadable ({one_line(e)})") from None
+        if found[0] != shape:
+            raise StoreError(f"{name}.npy has shape {found[0]}, expected {shape}")
 
 
 def list_studies(root: str | os.PathLike) -> list[dict[str, Any]]:

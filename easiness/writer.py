@@ -32,7 +32,7 @@ from easiness import atomic
 from easiness.claims import Lease
 from easiness.layout import (
     CREATION_LEASE, CREATING_MARKER, EXTRAS_DIR, IDS_FILE, IMAGES_FILE, LABELS_FILE, LOSS_DTYPES, LOSSES_FILE,
-    MANIFEST_FILE, MODELS_DIR, SCHEMA_VERSION, STATE_DIR, STUDY_FILE, StoreError, check_schema,
+    MANIFEST_FILE, MODELS_DIR, RECORDS, SCHEMA_VERSION, STATE_DIR, STUDY_FILE, StoreError, check_schema,
     now_iso, one_line, read_json, run_dirname, validate_name,
 )
 
@@ -214,12 +214,14 @@ class StudyWriter:
 
     def run(self, model: str, index: int, *, config: Mapping, seed: int,
             planned: Sequence[Mapping], dtype: str = "float32",
-            provenance: Mapping | None = None) -> "RunWriter":
+            provenance: Mapping | None = None, records: Mapping[str, str] | None = None) -> "RunWriter":
         """Open run ``index`` of ``model``: create it, or reopen it for resuming.
 
-        planned: one ``{"epoch": float, "step": int}`` per row of ``losses.npy``. An existing
-        run is reopened only if its config, plan, seed and dtype equal these (rows of different
-        settings are never mixed); otherwise StoreError.
+        planned: one ``{"epoch": float, "step": int}`` per row of ``losses.npy``. records: the
+        arrays recorded beside the losses (names from ``RECORDS`` -> dtype), each a
+        ``<name>.npy`` shaped like ``losses.npy``. An existing run is reopened only if its config,
+        plan, seed, dtype and records equal these (rows of different settings are never mixed);
+        otherwise StoreError.
         """
         validate_name(model, "model")
         index = operator.index(index)
@@ -228,7 +230,7 @@ class StudyWriter:
         if dtype not in LOSS_DTYPES:
             raise StoreError(f"losses dtype must be one of {', '.join(LOSS_DTYPES)}, got {dtype!r}")
         wanted = {"config": _normalise_config(config), "planned": _normalise_plan(planned),
-                  "seed": operator.index(seed), "dtype": dtype}
+                  "seed": operator.index(seed), "dtype": dtype, "records": _check_records(records)}
         path = self.root / MODELS_DIR / model / run_dirname(index)
         if not (path / MANIFEST_FILE).exists():
             manifest = self._new_manifest(model, index, wanted, provenance)
@@ -247,9 +249,21 @@ class StudyWriter:
             "config": wanted["config"],
             "dataset": {"name": self.dataset, "fingerprint": self.fingerprint, "n": self.n},
             "planned": wanted["planned"], "checkpoints": [], "done": 0, "history": [],
-            "state": None, "dtype": wanted["dtype"], "provenance": _provenance(provenance),
+            "state": None, "dtype": wanted["dtype"], "records": wanted["records"],
+            "provenance": _provenance(provenance),
             "resumes": [], "created": stamp, "updated": stamp,
         }
+
+
+def _check_records(records: Mapping[str, str] | None) -> dict[str, str]:
+    """The recorded arrays as a name -> dtype dict in ``RECORDS`` order; StoreError otherwise."""
+    records = dict(records or {})
+    for name, dtype in records.items():
+        if name not in RECORDS:
+            raise StoreError(f"unknown record {name!r}; choose from {', '.join(RECORDS)}")
+        if dtype not in LOSS_DTYPES:
+            raise StoreError(f"record {name} dtype must be one of {', '.join(LOSS_DTYPES)}, got {dtype!r}")
+    return {name: records[name] for name in RECORDS if name in records}
 
 
 def _normalise_config(config: Mapping) -> dict[str, Any]:
@@ -284,17 +298,19 @@ def _reopen_manifest(path: Path, wanted: Mapping[str, Any], fingerprint: str, n:
     check_schema(manifest, path / MANIFEST_FILE)
     if manifest.get("dataset", {}).get("fingerprint") != fingerprint:
         raise StoreError(f"{path} belongs to another dataset; choose another --out")
-    for key in ("config", "planned", "seed", "dtype"):
-        if manifest.get(key) != wanted[key]:
+    for key in ("config", "planned", "seed", "dtype", "records"):
+        if manifest.get(key, {} if key == "records" else None) != wanted[key]:
             raise StoreError(f"{path} was started with a different {key}; resuming would mix "
                              f"results (use another --out or delete the run)")
     shape = (len(wanted["planned"]), n)
-    try:
-        found = atomic.read_npy_header(path / LOSSES_FILE)
-    except (OSError, ValueError) as e:
-        raise StoreError(f"{path / LOSSES_FILE} is unreadable ({one_line(e)}); delete the run") from None
-    if found != (shape, np.dtype(wanted["dtype"])):
-        raise StoreError(f"{path / LOSSES_FILE} has shape/dtype {found}, expected {shape} {wanted['dtype']}")
+    expected = {LOSSES_FILE: wanted["dtype"], **{f"{name}.npy": d for name, d in wanted["records"].items()}}
+    for filename, dtype in expected.items():
+        try:
+            found = atomic.read_npy_header(path / filename)
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{path / filename} is unreadable ({one_line(e)}); delete the run") from None
+        if found != (shape, np.dtype(dtype)):
+            raise StoreError(f"{path / filename} has shape/dtype {found}, expected {shape} {dtype}")
     return manifest
 
 
@@ -311,7 +327,10 @@ def _create_run_folder(path: Path, manifest: Mapping[str, Any], n: int) -> bool:
     try:
         staging.mkdir()
         (staging / STATE_DIR).mkdir()
-        atomic.preallocate_npy(staging / LOSSES_FILE, (len(manifest["planned"]), n), np.dtype(manifest["dtype"]))
+        shape = (len(manifest["planned"]), n)
+        atomic.preallocate_npy(staging / LOSSES_FILE, shape, np.dtype(manifest["dtype"]))
+        for name, dtype in manifest.get("records", {}).items():
+            atomic.preallocate_npy(staging / f"{name}.npy", shape, np.dtype(dtype))
         atomic.write_json_atomic(staging / MANIFEST_FILE, manifest)
         _discard_leftover(path)
         return _rename_into_place(staging, path)
@@ -394,7 +413,7 @@ class RunWriter:
         self.state_dir.mkdir(exist_ok=True)
         self._planned: list[dict[str, Any]] = manifest["planned"]
         self._written: set[int] = set()
-        self._losses: np.memmap | None = None
+        self._maps: dict[str, np.memmap] = {}  # file name -> read-write memory map, opened on first write
         if manifest["status"] != "created" and manifest["status"] != "done":
             # why: record where and on what a resumed run continued; saved with the next commit
             manifest.setdefault("resumes", []).append(
@@ -430,18 +449,29 @@ class RunWriter:
         """The checkpoint plan, one entry per row of losses.npy."""
         return list(self._planned)
 
-    def write_row(self, k: int, losses: np.ndarray) -> None:
-        """Write the ``[N]`` losses of checkpoint ``k`` in place (visible once committed)."""
+    @property
+    def records(self) -> dict[str, str]:
+        """The arrays this run records beside its losses: name -> dtype."""
+        return dict(self.manifest.get("records", {}))
+
+    def write_row(self, k: int, losses: np.ndarray, records: Mapping[str, np.ndarray] | None = None) -> None:
+        """Write the ``[N]`` losses of checkpoint ``k`` in place (visible once committed), and the
+        ``[N]`` row of every recorded array (``records``: name -> row; each the run records)."""
         k = operator.index(k)
         if k < self.done:
             raise StoreError(f"checkpoint {k} of {self.path} is committed; committed rows are never rewritten")
         if k >= len(self._planned):
             raise StoreError(f"checkpoint {k} is beyond the plan of {len(self._planned)} checkpoints")
-        losses = np.asarray(losses)
+        rows = {"losses": np.asarray(losses), **{name: np.asarray(r) for name, r in (records or {}).items()}}
+        if set(rows) != {"losses", *self.records}:
+            raise StoreError(f"checkpoint {k} of {self.path} needs rows of losses and "
+                             f"{', '.join(self.records) or 'nothing else'}, got {', '.join(rows)}")
         n = self.manifest["dataset"]["n"]
-        if losses.shape != (n,):
-            raise StoreError(f"losses must have shape ({n},), got {losses.shape}")
-        self._memmap()[k] = losses
+        for name, row in rows.items():
+            if row.shape != (n,):
+                raise StoreError(f"{name} must have shape ({n},), got {row.shape}")
+        for name, row in rows.items():
+            self._memmap(f"{name}.npy")[k] = row
         self._written.add(k)
 
     def commit(self, *, done: int, history: Sequence[Mapping] | None = None,
@@ -458,8 +488,8 @@ class RunWriter:
         missing = [k for k in range(self.done, done) if k not in self._written]
         if missing:
             raise StoreError(f"checkpoint {missing[0]} was never written; write_row before commit")
-        if self._losses is not None:
-            self._losses.flush()  # why: msync the rows to disk before the manifest lists them
+        for array in self._maps.values():
+            array.flush()  # why: msync the rows to disk before the manifest lists them
         changes: dict[str, Any] = {"status": "running", "reason": None, "done": done,
                                    "checkpoints": self._planned[:done]}
         if history is not None:
@@ -483,16 +513,16 @@ class RunWriter:
         self.close()
 
     def close(self) -> None:
-        """Release the memory map of losses.npy (reopened by the next write_row)."""
-        if self._losses is not None:
-            self._losses.flush()
-            self._losses = None
+        """Release the memory maps of losses.npy and the records (reopened by the next write_row)."""
+        for array in self._maps.values():
+            array.flush()
+        self._maps = {}
 
-    def _memmap(self) -> np.memmap:
-        """losses.npy mapped read-write, opened on first use."""
-        if self._losses is None:
-            self._losses = np.load(self.path / LOSSES_FILE, mmap_mode="r+")
-        return self._losses
+    def _memmap(self, filename: str) -> np.memmap:
+        """``filename`` (losses.npy or a record's file) mapped read-write, opened on first use."""
+        if filename not in self._maps:
+            self._maps[filename] = np.load(self.path / filename, mmap_mode="r+")
+        return self._maps[filename]
 
     def _write_manifest(self, changes: Mapping[str, Any]) -> None:
         """Atomically replace manifest.json with the current one updated by ``changes``."""
