@@ -114,7 +114,7 @@ def run_child(n: int) -> dict:
             loss, _ = steps.train(x, y)
         float(loss)
         started = time.perf_counter()
-        losses, _ = train.score_split(steps, strategy, dataset.train, dataset, batch_size=SCORE_BATCH)
+        losses = train.score_split(steps, strategy, dataset.train, dataset, batch_size=SCORE_BATCH).losses
         run.write_row(0, losses)
         run.commit(done=1)
         scoring = time.perf_counter() - started

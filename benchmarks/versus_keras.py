@@ -79,7 +79,7 @@ class Ours:
         trained = time.perf_counter()
         scored = train.score_group(self.steps, self.strategy, self.dataset.train, self.dataset,
                                    batch_size=self.args.score_batch_size, reuse=True)  # as the trainer scores
-        assert all(losses.shape == (len(self.dataset.train.ids),) for losses, _ in scored)
+        assert all(losses.shape == (len(self.dataset.train.ids),) for losses, *_ in scored)
         return trained - started, time.perf_counter() - trained
 
 

@@ -95,13 +95,13 @@ class ShadowRun:
     """
 
     def __init__(self, study: Path, model: str, index: int, *, seed: int, planned: Sequence[Mapping],
-                 scratch: Path) -> None:
+                 scratch: Path, records: Mapping[str, str] | None = None) -> None:
         path = study / MODELS_DIR / model / run_dirname(index)
         committed = read_json(path / MANIFEST_FILE, "run manifest") if (path / MANIFEST_FILE).exists() else None
         self.model, self.index, self.seed = model, index, seed
         self.manifest: dict[str, Any] = committed or {
             "run": index, "seed": seed, "planned": [dict(p) for p in planned], "history": [], "done": 0,
-            "status": "created", "state": None}
+            "status": "created", "state": None, "records": dict(records or {})}
         state = self.manifest.get("state")
         self.resume_from = path / STATE_DIR / state if state else None
         self.state_dir = scratch / model / run_dirname(index)
@@ -118,6 +118,12 @@ class ShadowRun:
     @property
     def done(self) -> int:
         return int(self.manifest["done"])
+
+    @property
+    def records(self) -> dict[str, str]:
+        """What the chief's run records, decided as the chief decides (a run committed before
+        records existed has none), so both compile the same scoring step."""
+        return dict(self.manifest.get("records", {}))
 
     def write_row(self, k: int, losses, records=None) -> None:
         """The chief writes the rows; nothing to do here."""
@@ -140,8 +146,9 @@ class ShadowStudy:
     def __init__(self, root: Path, scratch: Path) -> None:
         self.root, self.scratch = Path(root), Path(scratch)
 
-    def run(self, model: str, index: int, *, seed: int, planned: Sequence[Mapping], **_ignored) -> ShadowRun:
-        return ShadowRun(self.root, model, index, seed=seed, planned=planned, scratch=self.scratch)
+    def run(self, model: str, index: int, *, seed: int, planned: Sequence[Mapping],
+            records: Mapping[str, str] | None = None, **_ignored) -> ShadowRun:
+        return ShadowRun(self.root, model, index, seed=seed, planned=planned, scratch=self.scratch, records=records)
 
 
 @dataclasses.dataclass

@@ -18,6 +18,7 @@ from easiness.errors import EasinessError
 # 100, 150 and 190 on ImageNet (Sec. 4). Stored as fractions of the schedule so that a short
 # CPU run with fewer epochs keeps the same shape.
 CIFAR_MILESTONES = (150 / 300, 250 / 300)
+RECORDABLE = ("margins", "el2n")  # what --record adds to the losses (the store's RECORDS)
 IMAGENET_MILESTONES = (100 / 200, 150 / 200, 190 / 200)
 
 MAX_RUNS = 1000
@@ -50,6 +51,8 @@ class Config:
     xla: str = "auto"  # XLA compilation of the steps: on | off | auto (on for GPUs)
     resident: str = "auto"  # training images in device memory: on | off | auto (GPUs, CIFAR-sized in-memory data)
     model_specs: tuple[tuple[str, str], ...] = ()  # (name, "module:function" or "file.py:function") of your own models
+    record: tuple[str, ...] = ("margins", "el2n")  # per-example arrays recorded beside the losses (easiness.scores)
+    record_dtype: str = "float16"  # storage of those arrays (float16 halves their disk and memory)
 
     def spec_of(self, model: str) -> str | None:
         """The spec of ``model`` if it is a model of your own, else None (a zoo model)."""
@@ -164,6 +167,11 @@ def validate(config: Config) -> None:
         raise EasinessError(f"--model lists a model twice: {' '.join(config.models)}")
     if config.loss_dtype not in ("float32", "float16"):
         raise EasinessError(f"--loss-dtype must be float32 or float16, got {config.loss_dtype!r}")
+    if config.record_dtype not in ("float32", "float16"):
+        raise EasinessError(f"--record-dtype must be float32 or float16, got {config.record_dtype!r}")
+    unknown = [name for name in config.record if name not in RECORDABLE]
+    if unknown:
+        raise EasinessError(f"--record {unknown[0]!r} is unknown; choose from losses, {', '.join(RECORDABLE)}")
     _check_range("--fuse", config.fuse, 0, MAX_RUNS)
     if config.precision not in ("auto", "float32", "bfloat16"):
         raise EasinessError(f"--precision must be auto, float32 or bfloat16, got {config.precision!r}")

@@ -82,5 +82,5 @@ def retrain(dataset: data.Dataset, *, config: Config, model_name: str, seed: int
         if on_epoch is not None:
             on_epoch(epoch)
     steps.sync()
-    losses, accuracy = train.score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)[0]
+    losses, accuracy, _ = train.score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size)[0]
     return Retrained(float(accuracy), float(losses.mean()), fit_loss, time.perf_counter() - started, "done")

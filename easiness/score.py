@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resident", choices=("auto", "on", "off"),
                    help="keep the training images in device memory (auto: on GPUs, for CIFAR-sized data)")
     p.add_argument("--loss-dtype", choices=("float32", "float16"), help="storage of the loss arrays")
+    p.add_argument("--record", nargs="+", choices=("losses", *cfg.RECORDABLE), metavar="ARRAY",
+                   help="per-example arrays to record at every checkpoint: losses (always) and any of "
+                        f"{', '.join(cfg.RECORDABLE)} (default: all; they feed easiness.scores)")
+    p.add_argument("--record-dtype", choices=("float32", "float16"),
+                   help="storage of the recorded margins and EL2N (default float16)")
     p.add_argument("--image-size", type=int, help="resize folder images to this side")
     p.add_argument("--data-dir", help="tfds data_dir (ImageNet: where the manual download lies)")
     p.add_argument("--cpu-devices", type=int, default=0,
@@ -80,7 +85,8 @@ def resolve_config(args: argparse.Namespace) -> cfg.Config:
                  "score_augment": args.score_augment, "score_batch_size": args.score_batch_size,
                  "seed": args.seed, "loss_dtype": args.loss_dtype, "image_size": args.image_size,
                  "fuse": args.fuse, "precision": args.precision, "xla": args.xla,
-                 "resident": args.resident}
+                 "resident": args.resident, "record_dtype": args.record_dtype,
+                 "record": None if args.record is None else tuple(n for n in cfg.RECORDABLE if n in args.record)}
     return cfg.with_overrides(base, overrides)
 
 
@@ -247,7 +253,8 @@ def _train_claimed(writer, config: cfg.Config, *, model: str, claims: Sequence, 
     for claim in claims:
         run = writer.run(model, claim.index, config=config.run_config(model), seed=config.seed + claim.index,
                          planned=plan, dtype=config.loss_dtype,
-                         provenance={**provenance, "worker": claim.owner.label})
+                         provenance={**provenance, "worker": claim.owner.label},
+                         records={name: config.record_dtype for name in config.record})
         if run.status == "done":
             log(f"{model} run {claim.index}: already done, skipped")
             status.update(done=status.data["done"] + config.epochs)

@@ -27,8 +27,11 @@ import tensorflow as tf
 
 from easiness import data
 from easiness.clean_cache import CleanBatches
-from easiness.recorder import LossRecorder
+from easiness.recorder import LossRecorder, Scored
 from easiness.resident import ResidentSplit
+
+# The arrays a scoring pass can record beside the losses, from the same logits (easiness.scores).
+RECORDABLE = ("margins", "el2n")
 
 
 def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -39,6 +42,22 @@ def cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
 def count_correct(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Number of examples whose arg-max logit is their label, as float32."""
     return tf.reduce_sum(tf.cast(_hits(labels, logits), tf.float32))
+
+
+def margins(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example margin in float32: the true-class logit minus the largest other logit (> 0 iff
+    the example is classified correctly; AUM, Pleiss et al. 2020, averages it over training)."""
+    logits = tf.cast(logits, tf.float32)
+    truth = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1], on_value=True, off_value=False)
+    true_logit = tf.reduce_max(tf.where(truth, logits, -np.inf), axis=-1)
+    return true_logit - tf.reduce_max(tf.where(truth, -np.inf, logits), axis=-1)
+
+
+def error_norms(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
+    """Per-example EL2N in float32: ||softmax(logits) - onehot(label)||_2 (Paul et al. 2021)."""
+    logits = tf.cast(logits, tf.float32)
+    target = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1])
+    return tf.norm(tf.nn.softmax(logits) - target, axis=-1)
 
 
 def _hits(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
@@ -52,7 +71,8 @@ class GroupSteps:
 
     ``train(batches)``: batches is a K-tuple of (x, y); one update of every run; returns
     (loss sums [K], correct counts [K]) summed over the global batch, left on the device.
-    ``score(batches)``: per-example (index, loss, correct) of every run, gathered from all replicas.
+    ``score(batches)``: per-example (index, loss, correct[, margin, EL2N]) of every run, gathered
+    from all replicas (margins and EL2N when compiled with ``records``).
     ``sync()``: average every run's BatchNorm moving statistics over replicas (before scoring).
     ``score_resident(index)``: as ``score``, for the device-resident training split (clean images).
     ``clean``: the clean scoring batches of the splits this group scores again at every checkpoint.
@@ -65,15 +85,18 @@ class GroupSteps:
     score_resident: Callable | None = None
     resident: ResidentSplit | None = None
     clean: CleanBatches = dataclasses.field(default_factory=CleanBatches)
+    records: bool = True  # whether score() also returns margins and EL2N
 
 
 def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.optimizers.Optimizer],
                      strategy: tf.distribute.Strategy, *, weight_decay: float, jit_compile: bool = False,
-                     resident: ResidentSplit | None = None) -> GroupSteps:
+                     resident: ResidentSplit | None = None, records: bool = True) -> GroupSteps:
     """Compile the training and scoring steps of ``len(models)`` runs for ``strategy``.
 
     ``resident``: the training split held on the device; training batches are then (batch
     number, index, seed) triples made into images inside the step (:mod:`easiness.resident`).
+    ``records``: the scoring step also returns each example's margin and EL2N, from the same
+    logits as its loss (no second forward pass).
     """
     if len(models) != len(optimizers) or not models:
         raise ValueError(f"need one optimizer per model, got {len(models)} models and {len(optimizers)} optimizers")
@@ -98,11 +121,11 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
         return tf.stack(sums), tf.stack(correct)
 
     def replica_score(batches):
-        return tuple(_scored(forward, *batch) for forward, batch in zip(forwards, batches))
+        return tuple(_scored(forward, *batch, records=records) for forward, batch in zip(forwards, batches))
 
     def replica_score_resident(index):
         x, y = resident.batch(index, None, None, train=False)
-        return tuple(_scored(forward, index, x, y) for forward in forwards)
+        return tuple(_scored(forward, index, x, y, records=records) for forward in forwards)
 
     @tf.function(reduce_retracing=True)
     def train(batches):
@@ -120,13 +143,16 @@ def make_group_steps(models: Sequence[keras.Model], optimizers: Sequence[keras.o
 
     return GroupSteps(train=train, score=gathered(replica_score), sync=make_sync(models, strategy), size=len(models),
                       score_resident=None if resident is None else gathered(replica_score_resident),
-                      resident=resident)
+                      resident=resident, records=records)
 
 
-def _scored(forward: Callable, index: tf.Tensor, x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, ...]:
-    """(index, per-example loss, hit as int32) of one batch under one run (gather takes no bool)."""
+def _scored(forward: Callable, index: tf.Tensor, x: tf.Tensor, y: tf.Tensor, *,
+            records: bool) -> tuple[tf.Tensor, ...]:
+    """(index, per-example loss, hit as int32[, margin, EL2N]) of one batch under one run
+    (gather takes no bool)."""
     logits = forward(x)
-    return index, cross_entropy(y, logits), tf.cast(_hits(y, logits), tf.int32)
+    out = (index, cross_entropy(y, logits), tf.cast(_hits(y, logits), tf.int32))
+    return out + (margins(y, logits), error_norms(y, logits)) if records else out
 
 
 def _gradient_fn(model: keras.Model, decay: float, jit_compile: bool) -> Callable:
@@ -209,8 +235,9 @@ def make_sync(models: Sequence[keras.Model], strategy: tf.distribute.Strategy) -
 
 def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
                 *, batch_size: int, augment_seeds: Sequence[int] | None = None,
-                resident: bool = False, reuse: bool = False) -> list[tuple[np.ndarray, float]]:
-    """Per-example losses [N] float32 and the accuracy of every run of the group over ``split``.
+                resident: bool = False, reuse: bool = False) -> list[Scored]:
+    """Per-example losses [N] float32, the accuracy, and the margins and EL2N [N] float32 when the
+    steps record them (``Scored.records``), of every run of the group over ``split``.
 
     Clean images by default (the paper does not say; a clean view of each example makes its
     loss a property of the example rather than of a random crop), one pipeline shared by all
@@ -227,8 +254,8 @@ def score_group(steps: GroupSteps, strategy: tf.distribute.Strategy, split: data
     recorders = [LossRecorder(len(split.ids)) for _ in range(steps.size)]
     for batches in strategy.experimental_distribute_dataset(source):
         for recorder, out in zip(recorders, step(batches)):
-            index, losses, hits = (np.asarray(t) for t in out)
-            recorder.update(index, losses, hits.astype(bool))
+            index, losses, hits, *more = (np.asarray(t) for t in out)
+            recorder.update(index, losses, hits.astype(bool), dict(zip(RECORDABLE, more)))
     return [recorder.flush() for recorder in recorders]
 
 
@@ -251,7 +278,8 @@ def _score_source(size: int, split: data.Split, dataset: data.Dataset, batch_siz
 
 
 def score_split(steps: Steps, strategy: tf.distribute.Strategy, split: data.Split, dataset: data.Dataset,
-                *, batch_size: int, augment: bool = False, seed: int | None = None) -> tuple[np.ndarray, float]:
-    """Per-example losses [N] float32 of ``split`` and the accuracy of one run, every example once."""
+                *, batch_size: int, augment: bool = False, seed: int | None = None) -> Scored:
+    """Per-example losses [N] float32 of ``split``, the accuracy (and the records) of one run,
+    every example once."""
     seeds = [seed if seed is not None else 0] if augment else None
     return score_group(steps.group, strategy, split, dataset, batch_size=batch_size, augment_seeds=seeds)[0]

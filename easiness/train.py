@@ -295,7 +295,8 @@ def _member(run: RunWriter, *, dataset, config, model_name, strategy, build_mode
 def _compile(members: Sequence[Member], strategy, config: Config, jit: bool,
              resident: ResidentSplit | None) -> GroupSteps:
     return make_group_steps([m.model for m in members], [m.optimizer for m in members], strategy,
-                            weight_decay=config.weight_decay, jit_compile=jit, resident=resident)
+                            weight_decay=config.weight_decay, jit_compile=jit, resident=resident,
+                            records=any(m.run.records for m in members))
 
 
 def _train_epoch(members: Sequence[Member], steps: GroupSteps, *, dataset, config, strategy, epoch, plan,
@@ -374,11 +375,11 @@ def _score_checkpoint(members: Sequence[Member], steps: GroupSteps, *, dataset, 
                           resident=steps.resident is not None,
                           augment_seeds=seeds if config.score_augment else None, reuse=True)
     accuracies: list[float | None] = []
-    for member, (losses, accuracy) in zip(members, results):
+    for member, (losses, accuracy, records) in zip(members, results):
         if member.problem is None and not np.isfinite(losses).all():
             member.problem = f"non-finite per-example loss at checkpoint {row + 1}"
         if member.problem is None:
-            member.run.write_row(row, losses)
+            member.run.write_row(row, losses, {name: records[name] for name in member.run.records})
         accuracies.append(accuracy)
     return accuracies
 
@@ -388,7 +389,7 @@ def _test_metrics(members: Sequence[Member], steps: GroupSteps, *, dataset, conf
         return [{"test_loss": None, "test_accuracy": None} for _ in members]
     steps.sync()
     results = score_group(steps, strategy, dataset.test, dataset, batch_size=config.score_batch_size, reuse=True)
-    return [{"test_loss": float(losses.mean()), "test_accuracy": accuracy} for losses, accuracy in results]
+    return [{"test_loss": float(scored.losses.mean()), "test_accuracy": scored.accuracy} for scored in results]
 
 
 def _commit_epoch(member: Member, *, epoch: int, plan: list[dict], per_epoch: int) -> None:

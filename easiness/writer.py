@@ -299,11 +299,13 @@ def _reopen_manifest(path: Path, wanted: Mapping[str, Any], fingerprint: str, n:
     if manifest.get("dataset", {}).get("fingerprint") != fingerprint:
         raise StoreError(f"{path} belongs to another dataset; choose another --out")
     for key in ("config", "planned", "seed", "dtype", "records"):
-        if manifest.get(key, {} if key == "records" else None) != wanted[key]:
+        if key == "records" and key not in manifest:
+            continue  # why: a run begun before records existed continues without them (readers say so)
+        if manifest.get(key) != wanted[key]:
             raise StoreError(f"{path} was started with a different {key}; resuming would mix "
                              f"results (use another --out or delete the run)")
     shape = (len(wanted["planned"]), n)
-    expected = {LOSSES_FILE: wanted["dtype"], **{f"{name}.npy": d for name, d in wanted["records"].items()}}
+    expected = {LOSSES_FILE: wanted["dtype"], **{f"{name}.npy": d for name, d in manifest.get("records", {}).items()}}
     for filename, dtype in expected.items():
         try:
             found = atomic.read_npy_header(path / filename)

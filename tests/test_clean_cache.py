@@ -64,7 +64,7 @@ def test_a_reused_split_is_read_once_and_scores_the_same():
     second = score(steps, dataset, counted.split, reuse=True)
     assert counted.passes == 2  # the second reusing pass replayed the first one's batches
     assert steps.clean.cached(counted.split, 7, copies=2)
-    for (a, acc_a), (b, acc_b), (c, acc_c) in zip(rebuilt, first, second):
+    for (a, acc_a, _), (b, acc_b, _), (c, acc_c, _) in zip(rebuilt, first, second):
         assert a.shape == (30,) and np.isfinite(a).all()
         np.testing.assert_allclose(b, a, rtol=1e-6)
         np.testing.assert_allclose(c, a, rtol=1e-6)

@@ -86,7 +86,7 @@ CHECK_LAST_ROW = textwrap.dedent("""
         model = models.build(name, num_classes=3, input_shape=ds.image_shape, spec=manifest["config"].get("spec"))
         tf.train.Checkpoint(model=model).read(str(run / "state" / manifest["state"])).expect_partial()
         steps = train.make_steps(model, keras.optimizers.SGD(0.1), tf.distribute.get_strategy(), weight_decay=0.0)
-        direct, _ = train.score_split(steps, tf.distribute.get_strategy(), ds.train, ds, batch_size=1000)
+        direct = train.score_split(steps, tf.distribute.get_strategy(), ds.train, ds, batch_size=1000).losses
         recorded = np.asarray(study.losses(name))[r, -1]
         worst = max(worst, float(np.abs(recorded - direct).max()))
     print("WORST", worst)

@@ -219,13 +219,15 @@ MIRRORED_FUSED = textwrap.dedent("""
     group.sync()
     on_device = train.score_group(group, strategy, ds.train, ds, batch_size=13, resident=True)
     on_host = train.score_group(group, strategy, ds.train, ds, batch_size=13)
-    for (a, _), (b, _) in zip(on_device, on_host):
+    for (a, _, ra), (b, _, rb) in zip(on_device, on_host):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
-        assert np.isfinite(a).all()
+        assert np.isfinite(a).all() and set(ra) == set(rb) == {"margins", "el2n"}
+        for name in ra:  # margins and EL2N land at the same index as the losses, on either path
+            np.testing.assert_allclose(ra[name], rb[name], rtol=1e-5, atol=1e-5)
     # clean batches kept between checkpoints: the replaying pass equals the rebuilt one
     for _ in range(2):
         kept = train.score_group(group, strategy, ds.train, ds, batch_size=13, reuse=True)
-        for (a, _), (b, _) in zip(kept, on_host):
+        for (a, *_), (b, *_) in zip(kept, on_host):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     assert group.clean.cached(ds.train, 13, copies=2)
     print("FUSED-MIRRORED-OK", len(fused[0]))

@@ -88,7 +88,7 @@ def test_scoring_matches_a_direct_forward_pass(tiny):
     strategy = train.make_strategy()
     model = _tiny_model(len(tiny.class_names), tiny.image_shape)
     steps = train.make_steps(model, keras.optimizers.SGD(0.1), strategy, weight_decay=0.0)
-    losses, accuracy = train.score_split(steps, strategy, tiny.train, tiny, batch_size=7)
+    losses, accuracy, _ = train.score_split(steps, strategy, tiny.train, tiny, batch_size=7)
     pipe = data.pipeline(tiny.train, style=tiny.style, image_shape=tiny.image_shape, batch_size=1000,
                          augment=False, shuffle_seed=None)
     index, x, y = next(iter(pipe))
@@ -173,8 +173,8 @@ MIRRORED_CHECK = textwrap.dedent("""
     m1.set_weights(m2.get_weights())
     s1 = train.make_steps(m1, o1, single, weight_decay=0.0)
     # batch 13 leaves an uneven last batch split over the two replicas
-    l2, a2 = train.score_split(s2, mirrored, ds.train, ds, batch_size=13)
-    l1, a1 = train.score_split(s1, single, ds.train, ds, batch_size=13)
+    l2, a2, _ = train.score_split(s2, mirrored, ds.train, ds, batch_size=13)
+    l1, a1, _ = train.score_split(s1, single, ds.train, ds, batch_size=13)
     np.testing.assert_allclose(l2, l1, rtol=1e-5, atol=1e-6)
     assert a1 == a2 and np.isfinite(l2).all()
     # Without BatchNorm, two replicas must take exactly the single-device steps: gradients are
