@@ -13,6 +13,8 @@ and each sees the keys of the ones before it (``gflops`` uses the trainer's time
   (:mod:`benchmarks.batchnorm`);
 - ``pipeline``: ``autotune_off_speedup``, our input pipelines with tf.data's autotuning off
   against on (:mod:`benchmarks.pipeline`);
+- ``records``: ``records_overhead``, the scoring pass with margins and EL2N against losses only
+  (:mod:`benchmarks.records`);
 - ``rss``: ``trainer_peak_rss_mb`` at N = 1,281,167 against a small N (:mod:`benchmarks.rss`);
 - with ``--gpu`` instead: images/s, TFLOP/s and the projected study time (:mod:`benchmarks.gpu`).
 
@@ -33,9 +35,9 @@ from types import ModuleType
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks import batchnorm, gflops, gpu, pipeline, rss, versus_keras  # noqa: E402
+from benchmarks import batchnorm, gflops, gpu, pipeline, records, rss, versus_keras  # noqa: E402
 
-SECTIONS: tuple[ModuleType, ...] = (versus_keras, gflops, batchnorm, pipeline, rss)
+SECTIONS: tuple[ModuleType, ...] = (versus_keras, gflops, batchnorm, pipeline, records, rss)
 GPU_SECTIONS: tuple[ModuleType, ...] = (gpu,)
 
 

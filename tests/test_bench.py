@@ -19,6 +19,7 @@ CPU_KEYS = ["trainer_vs_keras", "trainer_vs_keras_single_run", "fused_vs_sequent
             "achieved_gflops", "peak_gflops", "achieved_fraction", "forward_gflops_per_image",
             "fused_batchnorm_speedup", "bn_fused_step_s", "bn_keras_step_s",
             "autotune_off_speedup", "pipeline_epoch_s", "pipeline_autotune_epoch_s",
+            "records_overhead", "records_scoring_s", "plain_scoring_s", "records_disk_ratio",
             "trainer_peak_rss_mb", "rss_examples", "rss_small_peak_mb", "rss_small_examples", "rss_growth_mb",
             "rss_arrays_growth_mb", "rss_scoring_pass_s", "rss_python_peak_mb", "rss_small_python_peak_mb"]
 GPU_KEYS = ["gpu_peak_tflops", "gpu_matmul_bf16_tflops", "gpu_projected_study_hours"] + [
