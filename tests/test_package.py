@@ -78,6 +78,16 @@ def test_installed_package_works_from_another_folder(wheel, tmp_path):
     from easiness.store import Study
 
     assert Study.open(work / "runs" / "mine").runs("small_net")[0]["config"]["spec"] == f"{work / 'my_net.py'}:small_net"
+    run([python, "-m", "easiness.export", "runs/mine", "--out", "scores.csv"], cwd=work, env=env)
+    header = (work / "scores.csv").read_text().splitlines()[0]
+    assert header.startswith("id,label,class,easiness_small_net,rank_small_net"), header
+    compared = run([python, "-m", "easiness.compare", "runs/mine", "--scores", "scores.csv", "--column",
+                    "easiness_wrn10_1", "--json", "agreement.json"], cwd=work, env=env).stdout
+    assert "wrn10_1" in compared
+    import json
+
+    agreement = json.loads((work / "agreement.json").read_text())
+    assert agreement["wrn10_1"]["spearman"] == 1.0 and agreement["wrn10_1"]["n"] == 72  # a score against itself
     serve_the_app(python, work, env)
 
 
