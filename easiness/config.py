@@ -108,6 +108,17 @@ PRESETS: dict[str, Preset] = {
         "python -m easiness.score --preset cifar10-cpu --out runs/cifar10-cpu",
         "about 25 minutes on 2 CPU cores",
     ),
+    "cifar10-full-cpu": Preset(
+        Config(
+            dataset="folder:../shared/datasets/cifar10-jpeg.tar.gz",
+            models=("wrn10_1",),
+            runs=4, epochs=20,  # lr / 10 at epochs 10 and 17: the paper's 150/250 of 300, scaled
+            score_batch_size=256,
+        ),
+        "real CIFAR-10, all 50,000 training images, wrn10_1, M=4, 20 epochs with the paper's step schedule",
+        "python -m easiness.score --preset cifar10-full-cpu --out runs/cifar10-full-cpu",
+        "an hour or more on 2 CPU cores (measured: docs/results.md)",
+    ),
     "cifar10-paper": Preset(
         Config(
             dataset="tfds:cifar10",
