@@ -10,6 +10,7 @@ This module is pure Python: the app and the analysis code read configs without T
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Mapping
 
 from easiness.errors import EasinessError
@@ -23,6 +24,7 @@ IMAGENET_MILESTONES = (100 / 200, 150 / 200, 190 / 200)
 
 MAX_RUNS = 1000
 MAX_EPOCHS = 10_000
+MAX_SEED = 2**32 - 1  # numpy's and Keras's seeds are 32-bit; run m uses seed + m
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +193,11 @@ def validate(config: Config) -> None:
             raise EasinessError(f"{flag} must be auto, on or off, got {value!r}")
     if not (config.lr > 0 and 0 <= config.momentum < 1 and config.weight_decay >= 0):
         raise EasinessError("--lr must be > 0, --momentum in [0, 1) and --weight-decay >= 0")
+    if not all(math.isfinite(v) for v in (config.lr, config.momentum, config.weight_decay)):
+        raise EasinessError(f"--lr must be a finite number, got {config.lr}")
+    _check_range("--seed", config.seed, 0, MAX_SEED - (config.runs - 1))
+    if config.image_size is not None:
+        _check_range("--image-size", config.image_size, 8, 4096)
 
 
 def _check_range(flag: str, value: int, low: int, high: int) -> None:

@@ -77,13 +77,13 @@ def one_line(text: str) -> str:
 def read_json(path: Path, what: str) -> dict[str, Any]:
     """A JSON object from ``path``; StoreError with the reason if missing, unreadable or not one."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise StoreError(f"{path} is missing") from None
     except OSError as e:
         raise StoreError(f"{path} is unreadable ({one_line(e.strerror or e)})") from None
     try:
-        data = json.loads(text)
+        data = json.loads(raw.decode("utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise StoreError(f"{path} is not valid JSON ({one_line(e)}); the {what} is corrupt") from None
     if not isinstance(data, dict):

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """The options that are not part of a study's config: EasinessError (one line) when out of range."""
+    if args.out is not None and not args.out.strip():
+        raise EasinessError("--out must name a folder, got an empty path")
+    if not 0 <= args.cpu_devices <= 64:
+        raise EasinessError(f"--cpu-devices must be an integer from 0 to 64, got {args.cpu_devices}")
+
+
 def resolve_config(args: argparse.Namespace) -> cfg.Config:
     """The preset named by --preset with the flags given on the command line applied."""
     base = cfg.preset(args.preset).config
@@ -293,9 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list:
             print(list_choices())
             return 0
+        check_arguments(args)
         import_tensorflow_quietly()
         config = resolve_config(args)
-        out = Path(args.out) if args.out else default_out(config)
+        out = Path(args.out) if args.out is not None else default_out(config)
         interrupt_on_sigterm()
         status = StatusFile(args.status_file, out=str(out), command=["easiness.score", *(argv or sys.argv[1:])])
         return _run_and_report(config, out, args, status)

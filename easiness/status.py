@@ -26,6 +26,8 @@ class StatusFile:
 
     def __init__(self, path: str | os.PathLike | None, *, total: int = 0, **fields: Any):
         self.path = Path(path) if path else None
+        if self.path is not None and not self.path.parent.is_dir():  # why first: one line, not a traceback
+            raise EasinessError(f"--status-file {self.path}: the folder {self.path.parent} does not exist")
         now = time.time()
         self.data: dict[str, Any] = {"state": "starting", "pid": os.getpid(), "started": now, "updated": now,
                                      "done": 0, "total": total, "progress": 0.0, "message": "", **fields}

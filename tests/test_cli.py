@@ -146,3 +146,33 @@ def test_sigterm_cancels_and_the_same_command_resumes(tmp_path):
     study = Study.open(out)
     assert len(study.checkpoints("wrn10_1")) == 8 and study.status == "done"
     assert [h["epoch"] for h in study.history("wrn10_1")[0]] == list(range(1, 9))
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seed", "4294967296"], "--seed must be an integer from 0 to 4294967292, got 4294967296"),
+    (["--seed", "-1"], "--seed must be an integer from 0 to 4294967292, got -1"),
+    (["--image-size", "0"], "--image-size must be an integer from 8 to 4096, got 0"),
+    (["--image-size", "-3"], "--image-size must be an integer from 8 to 4096, got -3"),
+    (["--cpu-devices", "-1"], "--cpu-devices must be an integer from 0 to 64, got -1"),
+    (["--out", ""], "--out must name a folder, got an empty path"),
+    (["--lr", "inf"], "--lr must be a finite number, got inf"),
+    (["--status-file", "{tmp}/missing/status.json"],
+     "--status-file {tmp}/missing/status.json: the folder {tmp}/missing does not exist"),
+])
+def test_out_of_range_options_are_one_line_and_write_nothing(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    args = [a.format(tmp=tmp_path) for a in args]
+    assert score.main(["--runs", "4", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {message.format(tmp=tmp_path)}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_study_json_that_is_not_utf8_is_one_line(tmp_path, capsys):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "study.json").write_bytes(b'{"schema_version": 1, "dataset": "\xff\xfe"}')
+    before = (tmp_path / "s" / "study.json").read_bytes()
+    assert score.main(["--runs", "1", "--epochs", "1", "--per-class", "13", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not valid JSON" in err[0] and "study.json" in err[0]
+    assert (tmp_path / "s" / "study.json").read_bytes() == before
