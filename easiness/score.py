@@ -181,6 +181,8 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     where = f"{me.label}, " if me is not None else ""
     log(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s); {where}study {out}")
     plan = train.plan_checkpoints(config, len(dataset.train.ids))
+    if scratch is None:  # why: the chief (or a lone worker) alone knows the study on disk
+        _refuse_other_settings(writer, config, plan, out)
     status = status or StatusFile(None)
     status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
     size = train.fuse_size(config, dataset.image_shape)
@@ -233,6 +235,19 @@ def _probe_own_models(config: cfg.Config, dataset) -> None:
 
     for name, spec in config.model_specs:
         models.build(name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape, spec=spec)
+
+
+def _refuse_other_settings(writer, config: cfg.Config, plan: list[dict], out: Path) -> None:
+    """EasinessError naming the settings in which existing runs of ``out`` were made otherwise:
+    a finished run is never reported as done for settings it was not made with."""
+    for model in config.models:
+        for m in range(config.runs):
+            found = writer.differences(model, m, config=config.run_config(model), seed=config.seed + m,
+                                       planned=plan, dtype=config.loss_dtype,
+                                       records={name: config.record_dtype for name in config.record})
+            if found:
+                raise EasinessError(f"{out} holds {model} run {m} made with other settings: {', '.join(found)}; "
+                                    f"use a new --out, or the settings it was made with")
 
 
 def _by_model(claims: Sequence) -> list[tuple[str, list]]:

@@ -239,6 +239,22 @@ class StudyWriter:
         manifest = _reopen_manifest(path, wanted, self.fingerprint, self.n)  # ours lost a creation race
         return RunWriter(path, manifest, fresh_provenance=_provenance(provenance))
 
+    def differences(self, model: str, index: int, *, config: Mapping, seed: int, planned: Sequence[Mapping],
+                    dtype: str = "float32", records: Mapping[str, str] | None = None) -> list[str]:
+        """How run ``index`` of ``model``, if it exists, was made otherwise than asked: one
+        "setting old (now new)" per differing setting; [] for a run that matches or does not exist
+        (or whose manifest is unreadable: opening it says why). Nothing is written."""
+        path = self.root / MODELS_DIR / model / run_dirname(index) / MANIFEST_FILE
+        try:
+            manifest = read_json(path, "run manifest") if path.exists() else None
+        except StoreError:
+            return []
+        if manifest is None:
+            return []
+        wanted = {"config": _normalise_config(config), "seed": operator.index(seed), "dtype": dtype,
+                  "planned": _normalise_plan(planned), "records": _check_records(records)}
+        return _differing(manifest, wanted)
+
     def _new_manifest(self, model: str, index: int, wanted: Mapping[str, Any],
                       provenance: Mapping | None) -> dict[str, Any]:
         """The first manifest of a new run: status "created", nothing committed."""
@@ -253,6 +269,22 @@ class StudyWriter:
             "provenance": _provenance(provenance),
             "resumes": [], "created": stamp, "updated": stamp,
         }
+
+
+def _differing(manifest: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    """The settings in which a run's manifest differs from ``wanted``, as "name old (now new)"."""
+    old_config, new_config = manifest.get("config") or {}, wanted["config"]
+    out = [f"{key} {old_config.get(key)} (now {new_config.get(key)})"
+           for key in sorted({*old_config, *new_config}) if old_config.get(key) != new_config.get(key)]
+    if manifest.get("seed") != wanted["seed"]:
+        out.append(f"seed {manifest.get('seed')} (now {wanted['seed']})")
+    if manifest.get("dtype") != wanted["dtype"]:
+        out.append(f"loss_dtype {manifest.get('dtype')} (now {wanted['dtype']})")
+    if "records" in manifest and manifest["records"] != wanted["records"]:
+        out.append(f"record {'+'.join(manifest['records']) or 'losses'} (now {'+'.join(wanted['records']) or 'losses'})")
+    if not out and manifest.get("planned") != wanted["planned"]:
+        out.append("checkpoint plan")
+    return out
 
 
 def _check_records(records: Mapping[str, str] | None) -> dict[str, str]:
