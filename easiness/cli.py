@@ -37,7 +37,7 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
         return body(args)
     except EasinessError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     except ModuleNotFoundError as err:
         if err.name not in _TRAINING_MODULES:
             raise

@@ -8,3 +8,11 @@ and exit with status 2; they never show a traceback for it.
 
 class EasinessError(Exception):
     """A problem with the user's input, reported as one line and exit status 2."""
+
+    exit_code = 2
+
+
+class JobFailed(EasinessError):
+    """The input was fine but the work failed (every run diverged, say): one line, exit status 1."""
+
+    exit_code = 1

@@ -21,7 +21,7 @@ from easiness import cluster
 from easiness import config as cfg
 from easiness.claims import STALE_AFTER, Claims, RunQueue, check_timeout
 from easiness.cli import OneLineParser, import_tensorflow_quietly, run_command
-from easiness.errors import EasinessError
+from easiness.errors import EasinessError, JobFailed
 from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
 
 
@@ -182,6 +182,7 @@ def run_study(config: cfg.Config, *, out: Path, data_dir: str | None = None, cpu
     log(f"strategy {type(strategy).__name__} over {strategy.num_replicas_in_sync} replica(s); {where}study {out}")
     plan = train.plan_checkpoints(config, len(dataset.train.ids))
     if scratch is None:  # why: the chief (or a lone worker) alone knows the study on disk
+        _refuse_damaged(out, config)
         _refuse_other_settings(writer, config, plan, out)
     status = status or StatusFile(None)
     status.update(state="running", total=len(config.models) * config.runs * config.epochs, out=str(out))
@@ -235,6 +236,21 @@ def _probe_own_models(config: cfg.Config, dataset) -> None:
 
     for name, spec in config.model_specs:
         models.build(name, num_classes=len(dataset.class_names), input_shape=dataset.image_shape, spec=spec)
+
+
+def _refuse_damaged(out: Path, config: cfg.Config) -> None:
+    """EasinessError naming the runs of this command that are damaged on disk (an unreadable
+    manifest or losses): they are never skipped as done nor trained over; the user moves them aside."""
+    from easiness import store
+    from easiness.layout import run_dirname
+
+    wanted = {f"{model}/{run_dirname(m)}" for model in config.models for m in range(config.runs)}
+    damaged = [p for p in store.Study.open(out).problems
+               if p.split(":", 1)[0] in wanted and "no manifest yet" not in p]
+    if damaged:
+        more = f" (and {len(damaged) - 1} more)" if len(damaged) > 1 else ""
+        raise EasinessError(f"{out} holds a damaged run: {damaged[0]}{more}; move it aside (e.g. to another "
+                            f"folder) and run again to train it anew")
 
 
 def _refuse_other_settings(writer, config: cfg.Config, plan: list[dict], out: Path) -> None:
@@ -327,6 +343,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(build_parser(), argv, body)
 
 
+def _fail_if_every_run_failed(study, config: cfg.Config) -> None:
+    """JobFailed (exit status 1, one line) when every run this command asked for failed."""
+    asked = [(model, m) for model in config.models for m in study.runs(model) if m["run"] < config.runs]
+    failed = [(model, m) for model, m in asked if m["status"] == "failed"]
+    if asked and len(failed) == len(asked):
+        model, first = failed[0]
+        raise JobFailed(f"all {len(failed)} runs failed (first: {model} run {first['run']}: {first.get('reason')})")
+
+
 def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, status: StatusFile) -> int:
     """Run the study and print the summary; the status file ends done, failed or cancelled."""
 
@@ -337,7 +362,9 @@ def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, sta
 
         me = cluster.task()
         if me is None or me.is_chief:  # why: the chief alone knows when the study is complete
-            print(report.summary(store.Study.open(out)))
+            study = store.Study.open(out)
+            print(report.summary(study))
+            _fail_if_every_run_failed(study, config)
 
     return run_job(status, work, resume_hint="run the same command again to continue from the last checkpoint")
 

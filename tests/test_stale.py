@@ -62,3 +62,30 @@ def test_settings_that_do_not_change_results_do_not_count(study, capsys, tmp_pat
                        "--claim-timeout", "90"]) == 0
     assert "already done, skipped" in capsys.readouterr().out
     assert folder_hash(study) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated losses", "garbage manifest"])
+def test_a_damaged_run_is_named_and_neither_skipped_nor_trained_over(study, tmp_path, capsys, damage):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(study, copy)
+    run = copy / "models" / "wrn10_1" / "run-001"
+    if damage == "truncated losses":
+        (run / "losses.npy").write_bytes((run / "losses.npy").read_bytes()[:100])
+    else:
+        (run / "manifest.json").write_text("{garbage")
+    before = folder_hash(copy)
+    assert score.main([*MADE, "--out", str(copy)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "holds a damaged run: wrn10_1/run-001" in err[0] and "move it aside" in err[0], err
+    assert folder_hash(copy) == before
+
+
+def test_a_command_whose_runs_all_failed_exits_non_zero(tmp_path, capsys):
+    """--lr 1e30 diverges every run: the summary is printed, then one line, exit status 1."""
+    assert score.main([*with_option("--epochs", "1"), "--lr", "1e30", "--out", str(tmp_path / "s")]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: all 2 runs failed (first: wrn10_1 run 0: non-finite"), err
+    assert "status failed" in captured.out
