@@ -7,8 +7,12 @@ Layouts (the one ``keras.utils.image_dataset_from_directory`` and most image too
 
 An archive holds the same layout, possibly under one top-level folder; it is read member by member
 without unpacking. Images (by extension: jpg, jpeg, png, bmp, gif, webp, ppm, pgm, tif, tiff) are
-decoded with PIL and converted to RGB, so grey and RGBA files come out with 3 channels. Hidden
-files and folders (name starting with ".") and other files are ignored.
+decoded with PIL and converted to 8-bit RGB: grey, palette, CMYK and other colour modes by PIL;
+16-bit and 32-bit integer images (PNG, TIFF) scaled from their full range 0..65535 to 0..255;
+transparency (RGBA, LA, a palette's transparent colour) composited over black. Floating-point
+images, names that are not valid UTF-8 and entries that are no regular file (a FIFO, a dangling
+symbolic link) are refused by name. Hidden files and folders (name starting with ".") and other
+files are ignored.
 
 Order and identity: class names are the sorted class-folder names; the example id is
 ``"<split>/<class>/<file>"`` (a one-split folder's examples are ``"train/..."``); examples are in
@@ -48,7 +52,7 @@ from easiness.data import DataError, one_line
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff"})
 ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 SPLITS = ("train", "test")
-_CACHE_VERSION = 1  # bump when the cached arrays' meaning changes
+_CACHE_VERSION = 2  # bump when the cached arrays' meaning changes (2: 16-bit images scaled, alpha over black)
 _LAYOUT_HINT = "expected train/<class>/* and test/<class>/*, or <class>/*"
 
 
@@ -154,6 +158,8 @@ def _is_image(rel: str) -> bool:
 def _layout(files: list[str], dirs: list[str], path: str, *, strip_top: bool) -> list[_Entry]:
     """The image entries of a listing, validated; sorted by id."""
     images = [f for f in files if _is_image(f) and not any(p.startswith(".") for p in f.split("/"))]
+    for name in (*images, *dirs):
+        _check_utf8(name, path)
     if not images:
         raise DataError(f"{path} contains no images ({_LAYOUT_HINT})")
     top = _common_top(images) if strip_top else ""
@@ -169,6 +175,14 @@ def _layout(files: list[str], dirs: list[str], path: str, *, strip_top: bool) ->
         entries = _split_entries(images, dirs, path, split="train", prefix="", top=top)
     _check_classes(entries, path)
     return sorted(entries, key=lambda e: e.id)
+
+
+def _check_utf8(name: str, path: str) -> None:
+    """DataError naming a file or folder whose name is not valid UTF-8 (ids are stored as text)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DataError(f"the name {_shown(name)} in {path} is not valid UTF-8; rename it") from None
 
 
 def _common_top(images: list[str]) -> str:
@@ -216,6 +230,8 @@ def _check_classes(entries: list[_Entry], path: str) -> None:
 # ---------------------------------------------------------------- decoding
 
 def _read_file(file: Path, raw: str, path: str) -> bytes:
+    if not file.is_file():  # why: a FIFO would block the read forever; a dangling link has no file
+        raise DataError(f"cannot read image {_shown(raw)} in {path}: not a regular file (or a broken link)")
     try:
         return file.read_bytes()
     except OSError as err:
@@ -233,12 +249,31 @@ def _decode(blob: bytes, raw: str, path: str, size: tuple[int, int] | None) -> n
     """[H, W, 3] uint8 RGB of an encoded image, resized to ``size`` (H, W) when given."""
     try:
         with Image.open(io.BytesIO(blob)) as img:
-            rgb = img.convert("RGB")  # why: convert() forces a full decode, so truncation raises here
+            rgb = _to_rgb(img)  # why: converting forces a full decode, so truncation raises here
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise DataError(f"cannot decode image {raw} in {path}: {one_line(err)}") from None
+        raise DataError(f"cannot decode image {_shown(raw)} in {path}: {one_line(err)}") from None
     if size is not None and rgb.size != (size[1], size[0]):
         rgb = rgb.resize((size[1], size[0]), Image.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB of any mode PIL opens (see the module docstring); ValueError for float images."""
+    if img.mode == "F":
+        raise ValueError("a floating-point image has no defined 0..255 range; save it with 8 or 16 bits")
+    if img.mode.startswith("I"):  # "I;16", "I;16B", "I": 16/32-bit integers, as 16-bit PNGs and TIFFs open
+        wide = np.asarray(img, dtype=np.float64)
+        return Image.fromarray(np.clip(np.rint(wide / 257.0), 0, 255).astype(np.uint8)).convert("RGB")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return Image.alpha_composite(black, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def _shown(name: str) -> str:
+    """A file name for a message: bytes that are not UTF-8 shown as escapes."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _assemble(entries: list[_Entry], blobs: Iterable[tuple[str, bytes]], path: str,
@@ -280,8 +315,8 @@ def _cache_key(source: Path, image_size: int | None) -> str:
     if source.is_dir():  # why: a folder's own mtime misses edits inside its subfolders
         digest = hashlib.sha256()
         for rel in sorted(_list_directory(source)[0]):
-            file_stat = (source / rel).stat()
-            digest.update(f"{rel}\t{file_stat.st_size}\t{file_stat.st_mtime_ns}\n".encode())
+            file_stat = (source / rel).lstat()  # why lstat: a broken link is refused by name later, not here
+            digest.update(f"{rel}\t{file_stat.st_size}\t{file_stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
         listing = digest.hexdigest()
     return json.dumps({"version": _CACHE_VERSION, "path": str(source.resolve()), "size": stat.st_size,
                        "mtime_ns": stat.st_mtime_ns, "listing": listing, "image_size": image_size})
