@@ -1,12 +1,15 @@
 """Server-side render time and memory of every app page on a CIFAR-10-sized and an ImageNet-sized study.
 
     python benchmarks/bench_app.py [--keep DIR] [--only cifar|imagenet] [--json PATH]
+    python benchmarks/bench_app.py --scores-only [--keep DIR] [--scores-checkpoints C]
 
 1. Builds the two fake studies with ``python -m easiness.fake`` (through the real study writer)
    in a temporary folder, or in ``--keep DIR`` where they are reused on the next run:
-   cifar (N = 50,000, 3 models x 10 runs x 300 checkpoints, float32, 32x32 images, 1.8 GB) and
-   imagenet (N = 1,281,167, 2 models x 10 runs x 200 checkpoints, float16, 8x8 thumbnails,
-   10 GB; ``--imagenet-models 3`` for a third model, 15 GB).
+   cifar (N = 50,000, 3 models x 10 runs x 300 checkpoints, float32, 32x32 images, 1.8 GB of
+   losses) and imagenet (N = 1,281,167, 2 models x 10 runs x 200 checkpoints, float16, 8x8
+   thumbnails, 10 GB of losses; ``--imagenet-models 3`` for a third model, 15 GB). Their runs
+   record margins and EL2N too, as the trainer does, which triples those sizes (``--fake-args=--no-records``
+   keeps losses only).
 2. For each study, a fresh process opens every page with ``streamlit.testing.v1.AppTest`` as a
    shared link would and times each server-side render, in wall and in CPU seconds (CPU time is
    what to compare on a busy machine): ``first`` (nothing of this study cached yet; the process
@@ -15,8 +18,19 @@
    yet seen). It reports the process's peak resident memory (``resource.getrusage``), which
    includes Streamlit, pandas and Altair themselves.
 
+3. The scores table (issue 12): :func:`easiness.study_scores.scores_table` of one model of an
+   ImageNet-sized study that records margins and EL2N (N = 1,281,167, 10 runs, float16, no
+   images), in a fresh process: wall seconds and peak memory, as the peak of the process's
+   anonymous resident memory (what the computation holds; sampled every 20 ms), tracemalloc's
+   peak (numpy's allocations) and the peak resident set (VmHWM, which also counts the pages of
+   the memory-mapped arrays read, reclaimable page cache). The study is written with
+   ``--scores-checkpoints`` checkpoints (default 20, not 200: writing 200 takes about 30 min
+   and 15 GB); the pass streams one checkpoint at a time, so its memory does not grow with C
+   and its time grows linearly.
+
 The targets (issue 3): every page <= 1 s on the CIFAR-sized study; <= 3 s with the app under
-2 GB resident on the ImageNet-sized one. This is a benchmark, not a timed test: numbers depend
+2 GB resident on the ImageNet-sized one. Issue 12: the scores table of the ImageNet-sized study
+within 2 GB. This is a benchmark, not a timed test: numbers depend
 on the machine and on whether the study's files are in the page cache (``--drop-caches``, as
 root, empties it first to measure a cold open).
 """
@@ -24,6 +38,7 @@ root, empties it first to measure a cold open).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -44,7 +59,9 @@ PAGES = [
     ("pages/matching.py", {}, "t"),
     ("pages/ground_truth.py", {}, None),
     ("pages/jobs.py", {}, None),
+    ("pages/scores.py", {}, "t"),
 ]
+SCORES_STUDY = "imagenet-scores"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,11 +71,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--imagenet-models", type=int, default=2, help="models in the ImageNet-sized study")
     p.add_argument("--drop-caches", action="store_true", help="empty the page cache before each study (root)")
     p.add_argument("--json", help="also write the results here")
+    p.add_argument("--fake-args", default="", help="extra arguments of python -m easiness.fake, e.g. --fake-args=--no-records")
+    p.add_argument("--scores-only", action="store_true", help="measure only the scores table (issue 12)")
+    p.add_argument("--scores-checkpoints", type=int, default=20, help="checkpoints of the scores study (default 20)")
     p.add_argument("--render", nargs=2, metavar=("ROOT", "STUDY"), help=argparse.SUPPRESS)  # the child
+    p.add_argument("--scores-child", metavar="STUDY", help=argparse.SUPPRESS)  # the scores child
     return p.parse_args(argv)
 
 
-def build(root: Path, name: str, models: int) -> dict:
+def build(root: Path, name: str, models: int, extra: list[str] = ()) -> dict:
     """Write the fake study ``name`` under ``root`` unless it is there; time and disk use."""
     out = root / name
     if (out / "study.json").exists():
@@ -66,6 +87,7 @@ def build(root: Path, name: str, models: int) -> dict:
     command = [sys.executable, "-m", "easiness.fake", "--preset", STUDIES[name], "--out", str(out), "--force"]
     if name == "imagenet":
         command += ["--models", str(models)]
+    command += list(extra)
     started = time.perf_counter()
     subprocess.run(command, cwd=REPO, check=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     return {"built_s": round(time.perf_counter() - started, 1)}
@@ -125,6 +147,87 @@ def timed(at) -> tuple[float, float]:
     return round(time.perf_counter() - wall, 3), round(time.process_time() - cpu, 3)
 
 
+def build_scores_study(root: Path, checkpoints: int) -> dict:
+    """The ImageNet-sized one-model study with margins and EL2N (reused when present)."""
+    out = root / f"{SCORES_STUDY}-c{checkpoints}"
+    if (out / "study.json").exists():
+        return {"built_s": None, "path": out}
+    from easiness import fake
+
+    spec = dataclasses.replace(fake.PRESETS["imagenet"], models=("resnet50",), checkpoints=checkpoints,
+                               image_size=None, records=True)
+    started = time.perf_counter()
+    fake.write_fake_study(out, spec)
+    return {"built_s": round(time.perf_counter() - started, 1), "path": out}
+
+
+def measure_scores(path: Path) -> dict:
+    """The scores table in a fresh process (so that its peaks are the table's alone)."""
+    done = subprocess.run([sys.executable, __file__, "--scores-child", str(path)], cwd=REPO, check=True,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def scores_child(path: str) -> dict:
+    """Open the study, build the scores table of its model, report time and memory peaks."""
+    import threading
+    import tracemalloc
+
+    from easiness import study_scores
+    from easiness.store import Study
+
+    peak = {"anon": _anon_kib()}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.02):
+            peak["anon"] = max(peak["anon"], _anon_kib())
+
+    study = Study.open(path)
+    model = study.models[0]
+    shape = study.losses(model).shape
+    thread = threading.Thread(target=sample, daemon=True)
+    before = _anon_kib()
+    tracemalloc.start()
+    thread.start()
+    wall, cpu = time.perf_counter(), time.process_time()
+    frame = study_scores.scores_table(study, model)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    stop.set()
+    thread.join()
+    traced = tracemalloc.get_traced_memory()[1]
+    return {"shape": list(shape), "columns": list(frame.columns[3:]), "seconds": round(wall, 1),
+            "cpu_seconds": round(cpu, 1), "peak_anon_mib": round(peak["anon"] / 1024),
+            "anon_before_mib": round(before / 1024), "tracemalloc_peak_mib": round(traced / 2**20),
+            "peak_rss_mib": round(_status_kib("VmHWM") / 1024)}
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _anon_kib() -> int:
+    return _status_kib("RssAnon")
+
+
+def report_scores(result: dict, checkpoints: int) -> None:
+    m, c, n = result["shape"]
+    built = f"written in {result['built_s']} s" if result["built_s"] is not None else "reused"
+    reduced = (f"; {c} checkpoints instead of ImageNet's 200 to keep writing the fake study short: the pass "
+               "streams one checkpoint at a time, so its memory does not depend on C and its time grows "
+               "linearly") if c < 200 else ""
+    print(f"\nscores table, one model: N={n:,}, {m} runs x {c} checkpoints (float16, margins and EL2N{reduced}), "
+          f"{built}")
+    print(f"  {len(result['columns'])} scores ({', '.join(result['columns'])}) in {result['seconds']} s "
+          f"({result['cpu_seconds']} s CPU)")
+    print(f"  peak anonymous memory {result['peak_anon_mib']} MiB (process at start {result['anon_before_mib']} MiB), "
+          f"numpy peak (tracemalloc) {result['tracemalloc_peak_mib']} MiB, peak RSS incl. mapped file pages "
+          f"{result['peak_rss_mib']} MiB; target: within 2 GB")
+
+
 def drop_caches() -> None:
     subprocess.run(["sync"], check=False)
     Path("/proc/sys/vm/drop_caches").write_text("3\n")
@@ -151,20 +254,46 @@ def main(argv=None) -> int:
     if args.render:
         Path(args.json).write_text(json.dumps(render_all(*args.render)))
         return 0
+    if args.scores_child:
+        print(json.dumps(scores_child(args.scores_child)))
+        return 0
+    if args.scores_only:
+        return scores_main(args)
     names = [args.only] if args.only else list(STUDIES)
     with tempfile.TemporaryDirectory(prefix="bench_app_") as tmp:
         root = Path(args.keep) if args.keep else Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
         results = {}
         for name in names:
-            built = build(root, name, args.imagenet_models)
+            built = build(root, name, args.imagenet_models, args.fake_args.split())
             if args.drop_caches:
                 drop_caches()
             results[name] = {**built, "disk_gib": round(disk_gib(root / name), 2), **measure(root, name)}
     report(results)
+    if args.only in (None, "imagenet"):
+        results["scores"] = scores_main(args, quiet=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
-    return 0 if all(not r["errors"] for v in results.values() for r in v["pages"]) else 1
+    return 0 if all(not r["errors"] for v in results.values() for r in v.get("pages", [])) else 1
+
+
+def scores_main(args: argparse.Namespace, *, quiet: bool = False):
+    """Issue 12's measurement: build (or reuse) the scores study, time the table, report."""
+    if str(REPO) not in sys.path:  # why: the study is written in this process (easiness.fake)
+        sys.path.insert(0, str(REPO))
+    with tempfile.TemporaryDirectory(prefix="bench_scores_") as tmp:
+        root = Path(args.keep) if args.keep else Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        built = build_scores_study(root, args.scores_checkpoints)
+        if args.drop_caches:
+            drop_caches()
+        result = {"built_s": built["built_s"], **measure_scores(built["path"])}
+    report_scores(result, args.scores_checkpoints)
+    if quiet:
+        return result
+    if args.json:
+        Path(args.json).write_text(json.dumps({"scores": result}, indent=1))
+    return 0
 
 
 if __name__ == "__main__":

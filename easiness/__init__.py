@@ -9,5 +9,15 @@ from easiness import metrics
 from easiness.errors import EasinessError
 from easiness.store import Study
 
-__all__ = ["EasinessError", "Study", "metrics"]
+__all__ = ["EasinessError", "Study", "metrics", "scores_table"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``easiness.scores_table`` (:func:`easiness.study_scores.scores_table`), imported on first
+    use: it needs pandas, which a plain ``import easiness`` does not pay for."""
+    if name == "scores_table":
+        from easiness.study_scores import scores_table
+
+        return scores_table
+    raise AttributeError(f"module 'easiness' has no attribute {name!r}")

@@ -3,9 +3,18 @@ training set, retrain on the rest, and record test accuracy (Fig. 4 of arXiv:191
 
     python -m easiness.ablate --study runs/synthetic --model wrn10_1 \\
         --strategy easy hard random stepwise --fractions 0.1 0.3 0.5 --seeds 3
+    python -m easiness.ablate --study runs/synthetic --model wrn10_1 --out runs/synthetic-ablation-wrn10_1 \\
+        --score el2n --strategy easy-topk --fractions 0.1 0.3 0.5 --seeds 3
 
 Easiness comes from the study's finished runs of ``--model`` at checkpoint ``--checkpoint`` (T,
-1-based; default the last); see :mod:`easiness.ablation` for the sampling rules. Every point
+1-based; default the last); see :mod:`easiness.ablation` for the sampling rules. ``--score``
+removes by another difficulty score of :mod:`easiness.scores` at the same T instead (EL2N,
+forgetting, AUM...; rank-normalised for the weighted rules, see :mod:`easiness.ablation`), and
+``--strategy easy-topk`` prunes its k easiest deterministically, as Data Diet and forgetting
+pruning do. The score is recorded with every point, so several commands into one ``--out``
+(easiness stepwise, EL2N top-k, forgetting top-k) share the full-data and random points and the
+app plots their curves together. A score needing margins or EL2N that the study did not record
+is refused with one line saying how to get them. Every point
 (strategy, fraction, seed) retrains ``--model`` from scratch on the kept examples with the
 study's own training configuration (``--epochs`` overrides the number of epochs; the learning
 rate schedule scales with it) and tests it on the study's full test split. One ``full`` point per
@@ -17,12 +26,15 @@ Output folder (``--out``)::
     ablation.csv                   one row per finished point; rewritten atomically after each
     kept/<strategy>_f<fraction>_s<seed>.txt   the kept example ids, one per line
     kept/<strategy>_f<fraction>_s<seed>.npy   the kept indices into the study's N examples
+                                   (``<strategy>-by-<score>_f...`` for scores other than easiness)
     stepwise/step-01/              intermediate studies of stepwise removal (ordinary study folders)
     stepwise/step-01-kept.txt/.npy the subset each one was trained on
+    stepwise-<score>/step-01/      the same for stepwise removal by another score
 
 Stepwise scores what is left after each step with M new runs (M = the runs averaged) trained to
-the epoch of T (rounded up to a whole epoch) with the study's learning-rate schedule; those
-subsets are drawn once (``--chain-seed``) and reused by every seed and fraction.
+the epoch of T (rounded up to a whole epoch) with the study's learning-rate schedule, recording
+the margins or EL2N the score needs; those subsets are drawn once (``--chain-seed``) and reused
+by every seed and fraction.
 
 Killed and started again with the same settings, it skips the points already in ablation.csv and
 the intermediate studies already finished (an unfinished one resumes from its last epoch).
@@ -41,7 +53,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from easiness import ablation, atomic, metrics
+from easiness import ablation, atomic, metrics, scores, study_scores
 from easiness import config as cfg
 from easiness.ablation import AblationError
 from easiness.cli import OneLineParser, import_tensorflow_quietly, run_command
@@ -61,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                             "retrain on the rest and record test accuracy (Fig. 4 of arXiv:1911.10739).")
     p.add_argument("--study", required=True, help="the study folder whose easiness chooses the examples")
     p.add_argument("--model", required=True, help="the study's model: its easiness, and the model retrained")
-    p.add_argument("--strategy", dest="strategies", nargs="+", choices=ablation.STRATEGIES,
-                   default=list(ablation.STRATEGIES), help="removal rules (default: all four)")
+    p.add_argument("--strategy", dest="strategies", nargs="+", choices=ablation.ALL_STRATEGIES,
+                   default=list(ablation.STRATEGIES),
+                   help="removal rules (default: the paper's easy hard random stepwise; easy-topk / hard-topk "
+                        "remove the k easiest / hardest deterministically)")
+    p.add_argument("--score", default=ablation.DEFAULT_SCORE, metavar="NAME",
+                   help=f"the score that chooses the examples: {', '.join(scores.names())} (default easiness)")
     p.add_argument("--fractions", nargs="+", type=float, default=[0.1, 0.3, 0.5],
                    help="shares of the training set to remove, each in (0, 1) (default 0.1 0.3 0.5)")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..S-1 per point (default 3)")
@@ -100,6 +116,7 @@ class Plan:
     chain_seed: int
     dataset: str  # the spec the data is loaded from
     out: Path
+    score: str = ablation.DEFAULT_SCORE  # what chooses the examples (recorded per point, not a setting)
 
     def settings(self) -> dict[str, Any]:
         """What a resumed ablation in the same folder must match (points are comparable)."""
@@ -118,9 +135,12 @@ def resolve(args: argparse.Namespace) -> Plan:
         raise AblationError(f"--seeds must be from 1 to {MAX_SEEDS}, got {args.seeds}")
     if args.chain_seed < 0:
         raise AblationError(f"--chain-seed must be >= 0, got {args.chain_seed}")
+    study_scores.check_names([args.score])  # why first: an unknown name fails before the study is read
     study = Study.open(args.study)
     runs = _finished_runs(study, args.model)
+    study_scores.require(study, args.model, [args.score], runs=runs)
     manifests = {m["run"]: m for m in study.runs(args.model)}
+    _check_logged(study, manifests[runs[0]]["config"], args)
     planned = manifests[runs[0]]["planned"][:study.losses(args.model, runs=runs).shape[1]]
     checkpoint = _checkpoint(args.checkpoint, planned, args.model)
     base_seed = int(manifests[runs[0]]["seed"]) - runs[0]
@@ -134,12 +154,36 @@ def resolve(args: argparse.Namespace) -> Plan:
     epoch_t = math.ceil(planned[checkpoint - 1]["epoch"] - 1e-9)
     # why the study's own epochs, not --epochs: the intermediate studies repeat the scoring runs up to T
     rescore = truncated(config_from_run(run_config, seed=base_seed), epochs=epoch_t)
-    rescore = dataclasses.replace(rescore, runs=len(runs))
+    rescore = recording(dataclasses.replace(rescore, runs=len(runs)), scores.needs(args.score))
     out = Path(args.out) if args.out else study.root.parent / f"{study.root.name}-ablation-{args.model}"
     return Plan(study=study, model=args.model, runs=tuple(runs), checkpoint=checkpoint, strategies=strategies,
                 fractions=fractions, seeds=tuple(range(args.seeds)), retrain=retrain, rescore=rescore,
                 balanced=args.balanced, easy_weighting=args.easy_weighting, step=args.step,
-                chain_seed=args.chain_seed, dataset=args.dataset or study.dataset, out=out)
+                chain_seed=args.chain_seed, dataset=args.dataset or study.dataset, out=out, score=args.score)
+
+
+def recording(config: cfg.Config, arrays: Sequence[str]) -> cfg.Config:
+    """``config`` also recording ``arrays`` (margins, EL2N) beside the losses: the stepwise
+    intermediate studies must record what the score needs, whatever the study was scored with."""
+    if not arrays or "record" not in {f.name for f in dataclasses.fields(cfg.Config)}:
+        return config
+    wanted = set(getattr(config, "record")) | set(arrays)
+    return dataclasses.replace(config, record=tuple(a for a in study_scores.RECORDED if a in wanted))
+
+
+def _check_logged(study: Study, run_config: dict[str, Any], args: argparse.Namespace) -> None:
+    """A study written by ``easiness.keras.LossLogger`` can be ablated when the data and the model
+    can be had again: AblationError saying how, otherwise."""
+    if run_config.get("logger") is None:
+        return
+    if args.dataset is None and study.dataset in ("arrays", "tf.data"):
+        raise AblationError(f"{study.root.name} was logged from {study.dataset} in memory by easiness.keras."
+                            f"LossLogger; give the same examples with --dataset (e.g. npz:PATH holding x, y, "
+                            f"ids, x_test and y_test)")
+    if not run_config.get("spec"):
+        raise AblationError(f"{args.model} was logged without a spec the trainer can import; log it with "
+                            f"fit_runs(build) where build(num_classes, input_shape) lives in an importable "
+                            f"module, or pass LossLogger(config={{'spec': 'module:build'}})")
 
 
 def _finished_runs(study: Study, model: str) -> list[int]:
@@ -249,8 +293,7 @@ class Ablation:
         self.plan, self.dataset, self.log = plan, dataset, log
         self.status = status or StatusFile(None)
         self.n = plan.study.n
-        self.easiness = metrics.easiness(plan.study.losses(plan.model, runs=plan.runs),
-                                         checkpoint=plan.checkpoint - 1)
+        self.values = score_values(plan.study, plan.model, plan.score, runs=plan.runs, k=plan.checkpoint - 1)
         self.labels = np.asarray(plan.study.labels)
         self.rows = read_rows(plan.out)
         self._chain: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step -> (kept, easiness)
@@ -262,8 +305,8 @@ class Ablation:
         return [(s, f, seed) for seed in self.plan.seeds for s, f in per_seed]
 
     def pending(self) -> list[tuple[str, float, int]]:
-        done = {ablation.point_key(r["strategy"], r["target_fraction"], r["seed"]) for r in self.rows}
-        return [p for p in self.points() if ablation.point_key(*p) not in done]
+        done = {ablation.row_key(r) for r in self.rows}
+        return [p for p in self.points() if ablation.point_key(*p, self.plan.score) not in done]
 
     def run(self) -> list[dict[str, Any]]:
         """Train every pending point; ablation.csv and ablation.json are rewritten after each."""
@@ -283,11 +326,11 @@ class Ablation:
 
         removed = self._removal(strategy, fraction, seed)
         keep = ablation.kept_indices(self.n, removed)
-        name = ablation.point_name(strategy, fraction, seed)
+        name = ablation.point_name(strategy, fraction, seed, self.plan.score)
         save_kept(self.plan.out / KEPT_DIR, name, self.plan.study.ids, keep)
         subset = self.dataset if removed.size == 0 else retrain.subset(self.dataset, keep)
         epochs = self.plan.retrain.epochs
-        label = f"{strategy} f={ablation.fraction_label(fraction)} seed {seed}"
+        label = f"{ablation.curve(strategy, self.plan.score)} f={ablation.fraction_label(fraction)} seed {seed}"
 
         def on_epoch(epoch: int) -> None:
             stop_if_terminated()
@@ -300,12 +343,13 @@ class Ablation:
         return {"strategy": strategy, "target_fraction": fraction, "removed_fraction": removed.size / self.n,
                 "seed": seed, "kept": int(keep.size), "removed": int(removed.size),
                 "test_accuracy": result.test_accuracy, "test_loss": result.test_loss, "epochs": epochs,
-                "seconds": round(result.seconds, 1), "status": result.status, "kept_file": f"{KEPT_DIR}/{name}.txt"}
+                "seconds": round(result.seconds, 1), "status": result.status, "kept_file": f"{KEPT_DIR}/{name}.txt",
+                "score": ablation.point_score(strategy, self.plan.score)}
 
     def _removal(self, strategy: str, fraction: float, seed: int) -> np.ndarray:
         if strategy == ablation.FULL:
             return np.zeros(0, dtype=np.int64)
-        return ablation.sample_removal(self.easiness, fraction=fraction, strategy=strategy, seed=seed,
+        return ablation.sample_removal(self.values, fraction=fraction, strategy=strategy, seed=seed,
                                        labels=self.labels, balanced=self.plan.balanced,
                                        easy_weighting=self.plan.easy_weighting, rescore=self._rescore,
                                        step=self.plan.step, chain_seed=self.plan.chain_seed)
@@ -320,17 +364,18 @@ class Ablation:
     # ------------------------------------------------------------ stepwise
 
     def _rescore(self, step: int, kept: np.ndarray) -> np.ndarray:
-        """Easiness of the examples ``kept`` after stepwise step ``step``, from their own study."""
+        """Removal values (:func:`easiness.ablation.removal_values` of the plan's score) of the
+        examples ``kept`` after stepwise step ``step``, from their own study."""
         if step in self._chain:
             known, values = self._chain[step]
             if not np.array_equal(known, kept):  # the chain is drawn with chain_seed only
                 raise RuntimeError(f"stepwise step {step} drew a different subset than before")
             return values
-        folder = step_dir(self.plan.out, step)
+        folder = step_dir(self.plan.out, step, self.plan.score)
         save_kept(folder.parent, folder.name + "-kept", self.plan.study.ids, kept)
         if not _finished(folder, self.plan.model, len(self.plan.runs)):
             self._train_step(step, folder, kept)
-        values = self._step_easiness(folder, kept)
+        values = self._step_values(folder, kept)
         self._chain[step] = (kept.copy(), values)
         return values
 
@@ -342,14 +387,18 @@ class Ablation:
         score.run_study(self.plan.rescore, out=folder, dataset=retrain.subset(self.dataset, kept, name=name),
                         log=self.log, status=_Nested(self.status, f"stepwise step {step}"))
 
-    def _step_easiness(self, folder: Path, kept: np.ndarray) -> np.ndarray:
+    def _step_values(self, folder: Path, kept: np.ndarray) -> np.ndarray:
         study = Study.open(folder)
         if not np.array_equal(np.asarray(study.ids), np.asarray(self.plan.study.ids)[kept]):
             raise AblationError(f"{folder} was trained on other examples; delete it to score the step again")
         done = [m["run"] for m in study.runs(self.plan.model) if m["status"] == "done"]
         if not done:
             raise AblationError(f"every run of {folder} failed; delete it to score the step again")
-        return metrics.easiness(study.losses(self.plan.model, runs=done), checkpoint=-1)
+        try:
+            return score_values(study, self.plan.model, self.plan.score, runs=done, k=-1)
+        except study_scores.ScoreUnavailable as e:
+            raise AblationError(f"stepwise by {self.plan.score}: the intermediate study {folder} lacks what the "
+                                f"score needs ({e}); delete {folder} so that it is trained again recording it") from None
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -359,7 +408,7 @@ class Ablation:
         steps = max((ablation.stepwise_steps(f, step=self.plan.step) - 1 for s, f, _ in todo if s == "stepwise"),
                     default=0)
         for j in range(1, steps + 1):
-            if not _finished(step_dir(self.plan.out, j), self.plan.model, len(self.plan.runs)):
+            if not _finished(step_dir(self.plan.out, j, self.plan.score), self.plan.model, len(self.plan.runs)):
                 units += len(self.plan.runs) * self.plan.rescore.epochs
         return units
 
@@ -380,7 +429,7 @@ class Ablation:
         meta = {"schema_version": SCHEMA, "kind": "easiness-ablation", "study": str(plan.study.root),
                 "dataset": plan.study.dataset, "n": self.n, "settings": plan.settings(),
                 "requested": {"strategies": list(plan.strategies), "fractions": list(plan.fractions),
-                              "seeds": list(plan.seeds)},
+                              "seeds": list(plan.seeds), "score": plan.score},
                 "costs": costs, "readout": ablation.readout(ablation.summarise(self.rows), costs=costs)}
         atomic.write_json_atomic(plan.out / JSON_FILE, _finite(meta))
 
@@ -416,9 +465,20 @@ class _Nested:
         self.parent.advance(f"{self.label}: {message}")
 
 
-def step_dir(out: Path, step: int) -> Path:
-    """The folder of stepwise step ``step``'s intermediate study."""
-    return out / STEPWISE_DIR / f"step-{step:02d}"
+def step_dir(out: Path, step: int, score: str = ablation.DEFAULT_SCORE) -> Path:
+    """The folder of stepwise step ``step``'s intermediate study (one chain per score)."""
+    chain = STEPWISE_DIR if score == ablation.DEFAULT_SCORE else f"{STEPWISE_DIR}-{score}"
+    return out / chain / f"step-{step:02d}"
+
+
+def score_values(study: Study, model: str, score: str, *, runs: Sequence[int], k: int) -> np.ndarray:
+    """``[N]`` removal values of ``score`` at checkpoint ``k`` (0-based; -1 the last) from ``runs``:
+    easiness exactly as before scores existed (Eq. 1), any other score rank-normalised
+    (:func:`easiness.ablation.removal_values`)."""
+    if score == ablation.DEFAULT_SCORE:
+        return metrics.easiness(study.losses(model, runs=runs), checkpoint=k)
+    values = study_scores.compute(study, model, at=k, names=[score], runs=runs).mean[score]
+    return ablation.removal_values(score, values)
 
 
 def _finished(folder: Path, model: str, runs: int) -> bool:
@@ -469,7 +529,7 @@ def _run(job: Ablation) -> int:
     def work() -> None:
         started = time.perf_counter()
         skipped = len(job.points()) - len(job.pending())
-        print(f"ablation of {plan.study.root} ({plan.model}, T={plan.checkpoint}) into {plan.out}: "
+        print(f"ablation of {plan.study.root} ({plan.model}, T={plan.checkpoint}, by {plan.score}) into {plan.out}: "
               f"{len(job.pending())} points to train, {skipped} already done")
         rows = job.run()
         print(ablation.format_readout(ablation.readout(ablation.summarise(rows), costs=job.costs())))

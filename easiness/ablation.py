@@ -7,10 +7,20 @@ examples hurts most, removing too many easy ones hurts too, and "stepwise" remov
 dataset at a time by the easy rule, easiness recomputed on what is left) beats random removal
 (ImageNet, 30% removed: +1.1% top-1, "worth about 100k images").
 
-Numpy and the standard library only: no TensorFlow, so the app reads ablations in a second.
+Numpy and the standard library only (with the numpy-only :mod:`easiness.scores` and
+:mod:`easiness.ranks`): no TensorFlow, so the app reads ablations in a second.
 Retraining lives in :mod:`easiness.retrain`, the command line in :mod:`easiness.ablate`.
 
-Strategies (``N`` training examples, easiness ``e`` of shape ``[N]``, low = easy):
+**Other scores.** Every rule also removes by any difficulty score of :mod:`easiness.scores`
+(``score``; EL2N, forgetting, AUM...). The rules weight non-negative values, higher = harder
+(:func:`removal_values`): easiness is used exactly as it is (the paper's rule, on a loss); every
+other score is rank-normalised, v_i = rank of its hardness / N in (0, 1] (ties share their mean
+rank). Why ranks and not a shift: the scores live on unrelated scales (AUM is a signed logit
+gap, forgetting a count, EL2N a norm in [0, sqrt(2)]), and a shift by the minimum would let one
+outlier set how selective the draw is; on ranks every score is equally selective, and the
+curves of different scores are comparable on one plot.
+
+Strategies (``N`` training examples, removal values ``e`` of shape ``[N]``, low = easy):
 
 * ``hard``   - the paper's rule: sampled without replacement with p_i = e_i / sum(e).
 * ``easy``   - sampled without replacement with weights that fall with easiness; the paper does
@@ -20,6 +30,11 @@ Strategies (``N`` training examples, easiness ``e`` of shape ``[N]``, low = easy
 * ``random`` - uniform, without replacement.
 * ``stepwise`` - ``step`` (10%) of the original N at a time by the easy rule, the remainder
   scored again (``rescore``), until the target fraction.
+* ``easy-topk`` - deterministic: the k easiest go, the hardest are kept. This is how Data Diet
+  (Paul et al. 2021, EL2N/GraNd) and forgetting-based pruning (Toneva et al. 2019) prune.
+* ``hard-topk`` - deterministic: the k hardest go (e.g. to drop mislabelled examples).
+  For both, ties (many unforgettable examples share a count of 0) are broken in a random order
+  drawn from the seed; a score without ties gives the same subset for every seed.
 
 "Without replacement with probabilities p" means successive draws, each from the remaining
 examples with p renormalised; it is computed in one pass with the exponential-key method
@@ -38,17 +53,23 @@ from typing import Any
 
 import numpy as np
 
+from easiness import scores
 from easiness.errors import EasinessError
+from easiness.ranks import average_ranks
 
-STRATEGIES = ("easy", "hard", "random", "stepwise")
+STRATEGIES = ("easy", "hard", "random", "stepwise")  # the paper's (the command's default)
+TOPK = ("easy-topk", "hard-topk")  # deterministic pruning by a score (Data Diet, forgetting)
+ALL_STRATEGIES = STRATEGIES + TOPK
 SAMPLED = ("easy", "hard", "random")  # drawn in one go from one easiness vector
 FULL = "full"  # the baseline point: nothing removed (fraction 0), one per seed
+SCORE_FREE = (FULL, "random")  # points that no score chooses (shared by every score's curves)
+DEFAULT_SCORE = "easiness"
 DEFAULT_STEP = 0.1  # stepwise: share of the ORIGINAL dataset removed per step (paper: 10%)
 INVERSE_EPS = 0.01  # easy "inverse" weighting: eps = INVERSE_EPS * mean(e)
-_STREAMS = {"easy": 1, "hard": 2, "random": 3}  # independent random streams per rule
+_STREAMS = {"easy": 1, "hard": 2, "random": 3, "easy-topk": 4, "hard-topk": 5}  # independent random streams
 
 COLUMNS = ("strategy", "target_fraction", "removed_fraction", "seed", "kept", "removed",
-           "test_accuracy", "test_loss", "epochs", "seconds", "status", "kept_file")
+           "test_accuracy", "test_loss", "epochs", "seconds", "status", "kept_file", "score")
 
 
 class AblationError(EasinessError):
@@ -117,6 +138,25 @@ def _weighting(name: str) -> str:
     return name
 
 
+def removal_values(score: str, values: Any) -> np.ndarray:
+    """``[N]`` non-negative float64 values, higher = harder, that the rules weight.
+
+    ``easiness``: the values themselves (the paper's rule; an ``inf`` stays the hardest). Any
+    other score of :mod:`easiness.scores`: rank of :func:`easiness.scores.hardness` / N, in
+    (0, 1], ties sharing their mean rank (see the module docstring for why ranks).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or v.size == 0 or np.isnan(v).any():
+        raise AblationError(f"{score} must be a non-empty 1-D array without NaN, got shape {v.shape}")
+    if score == DEFAULT_SCORE:
+        return _easiness(v)
+    try:
+        hard = scores.hardness(score, v)
+    except ValueError as e:
+        raise AblationError(str(e)) from None
+    return average_ranks(hard) / v.size
+
+
 # --------------------------------------------------------------------------- sizes
 
 
@@ -182,7 +222,8 @@ def sample_removal(easiness: Any, *, fraction: float, strategy: str, seed: int,
     Args:
         easiness: ``[N]`` easiness of every training example (Eq. 1), low = easy.
         fraction: share of the N examples to remove, in (0, 1).
-        strategy: ``easy``, ``hard``, ``random`` or ``stepwise`` (see the module docstring).
+        strategy: ``easy``, ``hard``, ``random``, ``stepwise``, ``easy-topk`` or ``hard-topk``
+            (see the module docstring).
         seed: the draw; the same arguments give the same indices.
         labels: ``[N]`` class labels, needed with ``balanced``.
         balanced: remove the same share of every class (largest-remainder quotas,
@@ -209,10 +250,14 @@ def sample_removal(easiness: Any, *, fraction: float, strategy: str, seed: int,
             raise AblationError("stepwise removal needs rescore(step, kept) to score what is left")
         return _stepwise(e, fraction=fraction, seed=seed, classes=classes, easy_weighting=easy_weighting,
                          rescore=rescore, step=step, chain_seed=chain_seed)
+    count = removal_count(e.size, fraction)
+    if strategy in TOPK:
+        order = _topk_order(e, hardest=strategy == "hard-topk", seed=(seed, _STREAMS[strategy]))
+        return _take(order, count, classes)
     if strategy not in SAMPLED:
-        raise AblationError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        raise AblationError(f"unknown strategy {strategy!r}; choose one of {', '.join(ALL_STRATEGIES)}")
     weights = removal_weights(e, strategy=strategy, easy_weighting=easy_weighting)
-    return _draw(weights, removal_count(e.size, fraction), seed=(seed, _STREAMS[strategy]), classes=classes)
+    return _draw(weights, count, seed=(seed, _STREAMS[strategy]), classes=classes)
 
 
 def _check_labels(labels: Any, n: int) -> np.ndarray:
@@ -227,13 +272,24 @@ def _check_labels(labels: Any, n: int) -> np.ndarray:
 def _draw(weights: np.ndarray, count: int, *, seed: tuple[int, ...], classes: np.ndarray | None) -> np.ndarray:
     """``count`` indices drawn without replacement with probabilities proportional to ``weights``
     (successive draws), per class when ``classes`` is given; ascending."""
-    order = _key_order(weights, seed)
+    return _take(_key_order(weights, seed), count, classes)
+
+
+def _take(order: np.ndarray, count: int, classes: np.ndarray | None) -> np.ndarray:
+    """The first ``count`` of ``order`` (all N indices, first to go first), or each class's
+    largest-remainder quota of them when ``classes`` is given; ascending."""
     if classes is None:
         return np.sort(order[:count])
     quotas = class_quotas(classes, count)
     ranked_classes = classes[order]
     picked = [order[ranked_classes == c][:q] for c, q in enumerate(quotas) if q]
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
+
+
+def _topk_order(values: np.ndarray, *, hardest: bool, seed: tuple[int, ...]) -> np.ndarray:
+    """All N indices, easiest first (hardest first with ``hardest``), ties in a seeded random order."""
+    ties = np.random.default_rng(list(seed)).random(values.size)
+    return np.lexsort((ties, -values if hardest else values))
 
 
 def _key_order(weights: np.ndarray, seed: tuple[int, ...]) -> np.ndarray:
@@ -278,14 +334,34 @@ def fraction_label(fraction: float) -> str:
     return f"{round(float(fraction), 6):g}"
 
 
-def point_name(strategy: str, fraction: float, seed: int) -> str:
-    """The stem of a point's kept-id files: ``<strategy>_f<fraction>_s<seed>``."""
-    return f"{strategy}_f{fraction_label(fraction)}_s{seed}"
+def point_score(strategy: str, score: str = DEFAULT_SCORE) -> str:
+    """The score a point of ``strategy`` removes by: "" for ``full`` and ``random`` (no score
+    chooses them, so every score's curves share them)."""
+    return "" if strategy in SCORE_FREE else score
 
 
-def point_key(strategy: str, fraction: float, seed: int) -> tuple[str, str, int]:
-    """What identifies a point across runs of the CLI (resume skips points already recorded)."""
-    return (strategy, fraction_label(fraction), int(seed))
+def curve(strategy: str, score: str = DEFAULT_SCORE) -> str:
+    """The curve a point belongs to: ``easy`` ... for easiness (as before scores existed),
+    ``easy-topk by el2n`` for another score, ``full`` and ``random`` for every score."""
+    used = point_score(strategy, score)
+    return strategy if used in ("", DEFAULT_SCORE) else f"{strategy} by {used}"
+
+
+def point_name(strategy: str, fraction: float, seed: int, score: str = DEFAULT_SCORE) -> str:
+    """The stem of a point's kept-id files: ``<strategy>_f<fraction>_s<seed>`` by easiness,
+    ``<strategy>-by-<score>_f<fraction>_s<seed>`` by another score."""
+    return f"{curve(strategy, score).replace(' ', '-')}_f{fraction_label(fraction)}_s{seed}"
+
+
+def point_key(strategy: str, fraction: float, seed: int, score: str = DEFAULT_SCORE) -> tuple[str, str, int]:
+    """What identifies a point across runs of the CLI (resume skips points already recorded):
+    its curve, fraction and seed."""
+    return (curve(strategy, score), fraction_label(fraction), int(seed))
+
+
+def row_key(row: Mapping[str, Any]) -> tuple[str, str, int]:
+    """:func:`point_key` of a row of ``ablation.csv``."""
+    return point_key(row["strategy"], row["target_fraction"], row["seed"], row.get("score") or DEFAULT_SCORE)
 
 
 def format_rows(rows: Iterable[Mapping[str, Any]]) -> str:
@@ -317,6 +393,7 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
             row[key] = float(raw[key]) if raw.get(key) not in (None, "") else math.nan
         for key in ("seed", "kept", "removed", "epochs"):
             row[key] = int(raw[key]) if raw.get(key) not in (None, "") else 0
+        row["score"] = point_score(row["strategy"], raw.get("score") or DEFAULT_SCORE)  # older files: easiness
         rows.append(row)
     return rows
 
@@ -325,20 +402,24 @@ def parse_rows(text: str) -> list[dict[str, Any]]:
 
 
 def summarise(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One entry per (strategy, target fraction): mean and std (over seeds) of test accuracy,
-    mean kept count and removed fraction, number of seeds; sorted by strategy then fraction.
+    """One entry per (curve, target fraction): mean and std (over seeds) of test accuracy,
+    mean kept count and removed fraction, number of seeds; sorted by curve then fraction.
 
     The ``full`` baseline (fraction 0) is its own strategy here. Diverged points (NaN accuracy)
-    count in ``points`` but not in the mean.
+    count in ``points`` but not in the mean. ``curve`` is :func:`curve` (the strategy, plus
+    ``by <score>`` for scores other than easiness); ``score`` is "" for full and random.
     """
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["strategy"], fraction_label(row["target_fraction"])), []).append(row)
+        groups.setdefault(row_key(row)[:2], []).append(row)
     out = []
-    for (strategy, label), members in sorted(groups.items(), key=lambda kv: (kv[0][0], float(kv[0][1]))):
+    for (name, label), members in sorted(groups.items(), key=lambda kv: (kv[0][0], float(kv[0][1]))):
         acc = np.array([m["test_accuracy"] for m in members], dtype=np.float64)
         ok = acc[~np.isnan(acc)]
-        out.append({"strategy": strategy, "target_fraction": float(label), "points": len(members),
+        strategy = members[0]["strategy"]
+        out.append({"strategy": strategy, "curve": name,
+                    "score": point_score(strategy, members[0].get("score") or DEFAULT_SCORE),
+                    "target_fraction": float(label), "points": len(members),
                     "seeds": int(ok.size),
                     "removed_fraction": float(np.mean([m["removed_fraction"] for m in members])),
                     "kept": float(np.mean([m["kept"] for m in members])),
@@ -426,12 +507,14 @@ def cost_ledger(strategy: str, fraction: float, removed: float, costs: Mapping[s
 
 def format_readout(entries: Sequence[Mapping[str, Any]]) -> str:
     """:func:`readout` as a text table (the CLI's closing summary)."""
-    lines = [f"{'strategy':9s} {'removed':>7s}  {'test accuracy':>20s}  {'vs random':>9s}  {'worth (examples)':>16s}"
-             f"  {'break-even trainings':>20s}"]
+    width = max([9, *(len(r.get("curve", r["strategy"])) for r in entries)])
+    lines = [f"{'strategy':{width}s} {'removed':>7s}  {'test accuracy':>20s}  {'vs random':>9s}  "
+             f"{'worth (examples)':>16s}  {'break-even trainings':>20s}"]
     for r in entries:
         worth = "n/a" if math.isnan(r["worth"]) else f"{r['worth']:+.0f}"
         vs = "" if math.isnan(r["vs_random"]) else f"{r['vs_random']:+.4f}"
         even = "" if not r.get("scoring_cost") or math.isnan(r["break_even"]) else f"{r['break_even']:.1f}"
         accuracy = f"{r['accuracy_mean']:.4f} ± {r['accuracy_std']:.4f} ({r['seeds']})"
-        lines.append(f"{r['strategy']:9s} {r['removed_fraction']:7.3f}  {accuracy:>20s}  {vs:>9s}  {worth:>16s}  {even:>20s}")
+        name = r.get("curve", r["strategy"])
+        lines.append(f"{name:{width}s} {r['removed_fraction']:7.3f}  {accuracy:>20s}  {vs:>9s}  {worth:>16s}  {even:>20s}")
     return "\n".join(lines)

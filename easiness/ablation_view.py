@@ -5,7 +5,8 @@ An ablation folder is what ``python -m easiness.ablate`` writes (``ablation.json
 ``ablation.csv``, ``kept/``...). The chart is Fig. 4 of arXiv:1911.10739: test accuracy against
 the removed fraction, one curve per strategy, the mean over seeds with +-1 standard deviation as
 error bars, every curve starting at the full-data point, and random removal as the dashed
-baseline. The read-out is :func:`easiness.ablation.readout`: how many extra randomly chosen
+baseline. An ablation may hold curves of several scores (``--score``: easiness stepwise, EL2N
+top-k, forgetting top-k...), drawn together against the one random baseline. The read-out is :func:`easiness.ablation.readout`: how many extra randomly chosen
 examples each point is worth, and what scoring cost against what the smaller dataset saves.
 """
 
@@ -24,8 +25,9 @@ import pandas as pd
 from easiness import ablation
 
 JSON_FILE, CSV_FILE = "ablation.json", "ablation.csv"  # as easiness.ablate writes them
-STRATEGY_ORDER = ["full", "easy", "hard", "random", "stepwise"]
-STRATEGY_COLOURS = ["#6c757d", "#2a9d8f", "#e76f51", "#264653", "#e9c46a"]
+STRATEGY_ORDER = ["full", "easy", "hard", "random", "stepwise", "easy-topk", "hard-topk"]
+STRATEGY_COLOURS = ["#6c757d", "#2a9d8f", "#e76f51", "#264653", "#e9c46a", "#8ab17d", "#b5179e"]
+OTHER_COLOURS = ["#4361ee", "#f3722c", "#7209b7", "#90be6d", "#f94144", "#577590", "#f9844a", "#43aa8b"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,39 +77,50 @@ def load(path: str | os.PathLike) -> Loaded:
 def aggregate(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per (strategy, fraction): the mean over seeds and +-1 std, ready to chart.
 
-    The ``full`` point (nothing removed) is repeated at the start of every strategy's curve.
-    Columns: strategy, target_fraction, removed_fraction, kept, accuracy, std, low, high, seeds.
+    The ``full`` point (nothing removed) is repeated at the start of every curve. Columns:
+    curve (the strategy, ``... by <score>`` for scores other than easiness), strategy, score,
+    target_fraction, removed_fraction, kept, accuracy, std, low, high, seeds.
     """
-    summary = ablation.summarise(rows)
-    frame = pd.DataFrame([{"strategy": s["strategy"], "target_fraction": s["target_fraction"],
-                           "removed_fraction": s["removed_fraction"], "kept": s["kept"],
-                           "accuracy": s["accuracy_mean"], "std": s["accuracy_std"], "seeds": s["seeds"]}
-                          for s in summary],
-                         columns=["strategy", "target_fraction", "removed_fraction", "kept", "accuracy", "std", "seeds"])
-    full = frame[frame["strategy"] == ablation.FULL]
-    starts = [full.assign(strategy=s) for s in frame["strategy"].unique() if s != ablation.FULL]
+    columns = ["curve", "strategy", "score", "target_fraction", "removed_fraction", "kept", "accuracy", "std", "seeds"]
+    frame = pd.DataFrame([{"curve": s["curve"], "strategy": s["strategy"], "score": s["score"],
+                           "target_fraction": s["target_fraction"], "removed_fraction": s["removed_fraction"],
+                           "kept": s["kept"], "accuracy": s["accuracy_mean"], "std": s["accuracy_std"],
+                           "seeds": s["seeds"]} for s in ablation.summarise(rows)], columns=columns)
+    full = frame[frame["curve"] == ablation.FULL]
+    curves = frame[frame["curve"] != ablation.FULL].drop_duplicates("curve")
+    starts = [full.assign(curve=c.curve, strategy=c.strategy, score=c.score) for c in curves.itertuples()]
     frame = pd.concat([frame, *starts], ignore_index=True) if starts else frame
     frame = frame.assign(low=frame["accuracy"] - frame["std"], high=frame["accuracy"] + frame["std"])
-    return frame.sort_values(["strategy", "removed_fraction"], ignore_index=True)
+    return frame.sort_values(["curve", "removed_fraction"], ignore_index=True)
+
+
+def curve_colours(curves: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(domain, colours) of the curves: the easiness strategies first in their fixed colours, then
+    the other scores' curves in name order."""
+    known = [s for s in STRATEGY_ORDER if s in curves]
+    others = sorted(c for c in set(curves) if c not in STRATEGY_ORDER)
+    colours = [STRATEGY_COLOURS[STRATEGY_ORDER.index(s)] for s in known]
+    colours += [OTHER_COLOURS[i % len(OTHER_COLOURS)] for i in range(len(others))]
+    return known + others, colours
 
 
 def chart(frame: pd.DataFrame) -> alt.LayerChart:
     """Fig. 4: test accuracy against the removed fraction, per strategy, with error bars
     (+-1 std over seeds) and random removal dashed. frame: :func:`aggregate`'s table."""
-    domain = [s for s in STRATEGY_ORDER if s in set(frame["strategy"])]
-    colour = alt.Color("strategy:N", title="removed", sort=domain,
-                       scale=alt.Scale(domain=domain, range=[STRATEGY_COLOURS[STRATEGY_ORDER.index(s)] for s in domain]))
+    domain, colours = curve_colours(list(frame["curve"].unique()))
+    colour = alt.Color("curve:N", title="removed", sort=domain, scale=alt.Scale(domain=domain, range=colours),
+                       legend=alt.Legend(labelLimit=220))
     x = alt.X("removed_fraction:Q", title="fraction of the training set removed", axis=alt.Axis(format="%"))
-    tooltip = ["strategy", alt.Tooltip("removed_fraction:Q", format=".1%", title="removed"),
+    tooltip = [alt.Tooltip("curve:N", title="removed"), alt.Tooltip("removed_fraction:Q", format=".1%", title="removed share"),
                alt.Tooltip("kept:Q", format=",.0f"), alt.Tooltip("accuracy:Q", format=".4f", title="test accuracy"),
                alt.Tooltip("std:Q", format=".4f"), "seeds"]
-    base = alt.Chart(frame[frame["strategy"] != ablation.FULL])
+    base = alt.Chart(frame[frame["curve"] != ablation.FULL])
     lines = base.mark_line(point=True).encode(
         x=x, y=alt.Y("accuracy:Q", title="test accuracy (mean over seeds)", scale=alt.Scale(zero=False)),
         color=colour, tooltip=tooltip,
         strokeDash=alt.condition(alt.datum.strategy == "random", alt.value([6, 4]), alt.value([1, 0])))
     bars = base.mark_errorbar(ticks=True).encode(x=x, y=alt.Y("low:Q", title=""), y2="high:Q", color=colour)
-    full = frame[frame["strategy"] == ablation.FULL]
+    full = frame[frame["curve"] == ablation.FULL]
     rule = alt.Chart(full).mark_rule(color="#6c757d", strokeDash=[2, 2]).encode(
         y="accuracy:Q", tooltip=[alt.Tooltip("accuracy:Q", format=".4f", title="full data")])
     return (bars + lines + rule).properties(height=360)
@@ -118,9 +131,11 @@ def readout_table(loaded: Loaded) -> pd.DataFrame:
     costs = loaded.meta.get("costs")
     entries = ablation.readout(ablation.summarise(loaded.rows), costs=costs)
     order = {s: i for i, s in enumerate(STRATEGY_ORDER)}
-    entries.sort(key=lambda r: (order.get(r["strategy"], 99), r["target_fraction"]))
+    other = {r["score"] for r in entries} - {"", ablation.DEFAULT_SCORE}  # easiness and the baselines first
+    entries.sort(key=lambda r: (r["score"] in other, r["score"] if r["score"] in other else "",
+                                order.get(r["strategy"], 99), r["target_fraction"]))
     return pd.DataFrame({
-        "strategy": [r["strategy"] for r in entries],
+        "strategy": [r["curve"] for r in entries],
         "removed": [r["removed_fraction"] for r in entries],
         "kept": [round(r["kept"]) for r in entries],
         "test accuracy": [r["accuracy_mean"] for r in entries],
@@ -158,7 +173,10 @@ def ledger_text(loaded: Loaded) -> str:
 def summary_line(loaded: Loaded) -> str:
     """One line: the study, model, T, settings and how many points are done."""
     s = loaded.meta.get("settings", {})
+    used = sorted({r["score"] for r in loaded.rows if r["score"]}) or [loaded.meta.get("requested", {}).get(
+        "score", ablation.DEFAULT_SCORE)]
     return (f"{Path(loaded.meta.get('study', '')).name} · {s.get('model')} · T = {s.get('checkpoint')} · "
+            f"removal by {', '.join(used)} · "
             f"{s.get('retrain', {}).get('epochs')} epochs per retraining · "
             f"{'class-balanced · ' if s.get('balanced') else ''}easy weighting {s.get('easy_weighting')} · "
             f"{len(loaded.rows)} of {loaded.requested} points done")
@@ -166,11 +184,11 @@ def summary_line(loaded: Loaded) -> str:
 
 def ablate_args(*, study: str | os.PathLike, model: str, out: str | os.PathLike, strategies: Sequence[str],
                 fractions: Sequence[float], seeds: int, epochs: int | None = None, balanced: bool = False,
-                easy_weighting: str = "inverse") -> list[str]:
+                easy_weighting: str = "inverse", score: str = ablation.DEFAULT_SCORE) -> list[str]:
     """The ``python -m easiness.ablate`` arguments of the page's form (one list item per argument)."""
     args = ["--study", str(study), "--model", model, "--out", str(out),
             "--strategy", *strategies, "--fractions", *(ablation.fraction_label(f) for f in fractions),
-            "--seeds", str(int(seeds)), "--easy-weighting", easy_weighting]
+            "--seeds", str(int(seeds)), "--easy-weighting", easy_weighting, "--score", score]
     if epochs:
         args += ["--epochs", str(int(epochs))]
     if balanced:

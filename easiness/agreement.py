@@ -36,41 +36,11 @@ import pandas as pd
 
 from easiness import metrics, tables
 from easiness.errors import EasinessError
+from easiness.ranks import average_ranks, spearman  # noqa: F401 (part of this module's API)
 from easiness.store import Study
 
 SCORE_FORMATS = ("csv", "npz", "parquet")
 ID_COLUMNS = ("id", "ids")
-
-
-# --------------------------------------------------------------------------- Spearman
-
-
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """``[N]`` float64 ranks, 1 = lowest; tied values share the mean of their positions."""
-    values = np.asarray(values)
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # first position of each tie group
-    ends = np.r_[starts[1:], values.size]
-    mean_rank = (starts + ends + 1) / 2.0  # mean of the 1-based positions starts+1 .. ends
-    ranks = np.empty(values.size, dtype=np.float64)
-    ranks[order] = np.repeat(mean_rank, ends - starts)
-    return ranks
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rank correlation of two ``[N]`` arrays without NaN: the Pearson correlation of
-    their average ranks. NaN when it is undefined (N < 2, or either array constant)."""
-    a, b = np.asarray(a), np.asarray(b)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"spearman needs two 1-D arrays of one shape, got {a.shape} and {b.shape}")
-    if np.isnan(a).any() or np.isnan(b).any():
-        raise ValueError("spearman: the arrays contain NaN")
-    ra, rb = average_ranks(a), average_ranks(b)
-    ra -= ra.mean()
-    rb -= rb.mean()
-    denom = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-    return float((ra * rb).sum() / denom) if denom > 0 else float("nan")
 
 
 # --------------------------------------------------------------------------- reading score files

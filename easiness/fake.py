@@ -4,11 +4,14 @@ The losses are random but shaped like real ones, so every page has something to 
 example has a latent difficulty (its class, an appearance mode as in :mod:`easiness.synthetic`,
 a flipped label for a few), every model sees that difficulty through its own noise and every run
 through a little more, and losses fall over the checkpoints for all but the flipped examples.
+Runs also record margins and EL2N (:mod:`easiness.scores`) derived from the same losses, as the
+trainer records them; ``records=False`` (``--no-records``) fakes a study written before that.
 Nothing here trains anything; numpy only, no TensorFlow.
 
 ``python -m easiness.fake --preset cifar --out DIR`` writes a CIFAR-10-sized study (N = 50,000,
 3 models x 10 runs x 300 checkpoints); ``--preset imagenet`` an ImageNet-sized one (N = 1,281,167,
-10 runs x 200 checkpoints, float16, 8x8 thumbnails: about 5 GB per model). Rows are written with
+10 runs x 200 checkpoints, float16, 8x8 thumbnails: about 5 GB of losses per model, 15 GB with
+margins and EL2N; ``--no-records`` for losses only, ``--checkpoints C`` for fewer). Rows are written with
 :meth:`RunWriter.write_row` and committed once per run, so writing is bound by the disk.
 """
 
@@ -49,6 +52,7 @@ class FakeSpec:
     steps_per_epoch: int = 10  # updates per epoch, for the checkpoint plan
     seed: int = 0  # everything is a pure function of the spec
     class_names: tuple[str, ...] | None = None
+    records: bool = True  # record margins and EL2N beside the losses (False: a study from before)
 
 
 PRESETS: dict[str, FakeSpec] = {
@@ -105,24 +109,52 @@ def _difficulty(rng: np.random.Generator, spec: FakeSpec, labels: np.ndarray, mo
 
 def _write_run(writer, spec: FakeSpec, model: str, index: int, difficulty: np.ndarray,
                flipped: np.ndarray, noise: np.ndarray, *, seed: int) -> None:
-    """One run: rows of ``ln(K) * exp(-speed * progress)`` plus noise, committed once."""
+    """One run: rows of ``ln(K) * exp(-speed * progress)`` plus noise (and the margins and EL2N
+    those losses imply), committed once."""
     plan = [{"epoch": float(k + 1), "step": (k + 1) * spec.steps_per_epoch} for k in range(spec.checkpoints)]
+    records = {"margins": spec.dtype, "el2n": spec.dtype} if spec.records else None
     run = writer.run(model, index, config={"model": model, "fake": dataclasses.asdict(spec)},
-                     seed=seed, planned=plan, dtype=spec.dtype, provenance={"generator": "easiness.fake"})
+                     seed=seed, planned=plan, dtype=spec.dtype, provenance={"generator": "easiness.fake"},
+                     records=records)
     rng = np.random.default_rng(seed)
     speed = np.exp(-(difficulty + 0.3 * rng.standard_normal(spec.n, dtype=np.float32)))
     speed[flipped] *= -0.2  # flipped labels: the loss grows as training goes on
+    rival = _rival_share(rng, spec) if spec.records else None
     done = spec.checkpoints if spec.done is None else spec.done
     chance = np.float32(np.log(spec.classes))
     for k in range(done):
         progress = np.float32(6.0 * (k + 1) / spec.checkpoints)
         shift = (k * 7919 + seed * 104_729) % _NOISE_POOL
         row = chance * np.exp(-speed * progress) + 0.05 * np.abs(noise[shift:shift + spec.n])
-        run.write_row(k, row.astype(spec.dtype))
+        extra = None if rival is None else {name: v.astype(spec.dtype) for name, v in
+                                            implied_records(row, rival, spec.classes).items()}
+        run.write_row(k, row.astype(spec.dtype), extra)
     run.commit(done=done, history=_history(rng, spec, done))
     if done == spec.checkpoints:
         run.finish()
     run.close()
+
+
+def _rival_share(rng: np.random.Generator, spec: FakeSpec) -> np.ndarray:
+    """``[N]`` float32: the share of the wrong classes' probability that the strongest wrong
+    class takes, in [1/(K-1), 1] (1 with two classes); fixed per example for a run."""
+    low = 1.0 / max(spec.classes - 1, 1)
+    return (low + (1.0 - low) * rng.uniform(0.3, 0.9, spec.n)).astype(np.float32)
+
+
+def implied_records(losses: np.ndarray, rival: np.ndarray, classes: int) -> dict[str, np.ndarray]:
+    """The margins and EL2N of a softmax whose true class has probability p = exp(-loss), whose
+    strongest wrong class has ``rival * (1 - p)`` and whose other K-2 classes share the rest.
+
+    margin = log p - log(rival (1 - p)): falls as the loss grows, > 0 once p beats the rival;
+    el2n = (1 - p) sqrt(1 + rival^2 + (1 - rival)^2 / (K - 2)), in [0, sqrt(2)]. ``[N]`` float32 each.
+    """
+    p = np.exp(-losses.astype(np.float32))
+    wrong = np.maximum(1.0 - p, np.float32(1e-7))  # why: a loss of 0 would make the margin infinite
+    margins = np.log(np.maximum(p, np.float32(1e-30))) - np.log(rival * wrong)
+    spread = (1.0 - rival) ** 2 / (classes - 2) if classes > 2 else np.float32(0.0)
+    el2n = wrong * np.sqrt(1.0 + rival * rival + spread)
+    return {"margins": margins.astype(np.float32), "el2n": np.minimum(el2n, np.float32(np.sqrt(2.0)))}
 
 
 def _history(rng: np.random.Generator, spec: FakeSpec, epochs: int) -> list[dict]:
@@ -157,7 +189,7 @@ def _images(rng: np.random.Generator, spec: FakeSpec, labels: np.ndarray, mode: 
 
 def _fingerprint(spec: FakeSpec) -> str:
     """A stable fingerprint of the fake dataset (the spec minus what only affects runs)."""
-    data = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("models", "runs", "done")}
+    data = {k: v for k, v in dataclasses.asdict(spec).items() if k not in ("models", "runs", "done", "records")}
     return hashlib.sha256(repr(sorted(data.items())).encode()).hexdigest()
 
 
@@ -203,8 +235,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="new study folder")
     parser.add_argument("--models", type=int, help="K models: the first K of the preset, padded with generic names")
     parser.add_argument("--force", action="store_true", help="delete --out first if it exists")
+    parser.add_argument("--checkpoints", type=int, help="C checkpoints per run instead of the preset's")
+    parser.add_argument("--no-records", action="store_true",
+                        help="record losses only, as studies written before margins and EL2N were recorded")
     args = parser.parse_args(argv)
-    spec = PRESETS[args.preset]
+    spec = dataclasses.replace(PRESETS[args.preset], records=not args.no_records)
+    if args.checkpoints:
+        spec = dataclasses.replace(spec, checkpoints=args.checkpoints)
     if args.models:
         names = tuple(spec.models) + tuple(f"model{i}" for i in range(len(spec.models), args.models))
         spec = dataclasses.replace(spec, models=names[:args.models])
@@ -213,8 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(out)
     started = time.perf_counter()
     write_fake_study(out, spec)
+    recorded = "losses, margins and EL2N" if spec.records else "losses only"
     print(f"wrote {out}: N={spec.n}, {len(spec.models)} models x {spec.runs} runs x {spec.checkpoints} "
-          f"checkpoints ({spec.dtype}) in {time.perf_counter() - started:.0f}s, "
+          f"checkpoints ({spec.dtype}; {recorded}) in {time.perf_counter() - started:.0f}s, "
           f"{disk_usage(out) / 2**30:.2f} GiB on disk")
     return 0
 

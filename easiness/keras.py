@@ -43,6 +43,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import inspect
 import operator
 import threading
 from pathlib import Path
@@ -307,7 +308,7 @@ def _same_run(a: LogSpec, b: LogSpec) -> bool:
 # ------------------------------------------------------------------------------ M runs
 
 
-def fit_runs(build: Callable[[], keras.Model], x: Any, y: Any = None, *, study: str | Path, model_name: str,
+def fit_runs(build: Callable[..., keras.Model], x: Any, y: Any = None, *, study: str | Path, model_name: str,
              runs: int | Sequence[int] = 4, seed: int = 0, train_data: Any = None,
              fit_kwargs: Mapping[str, Any] | None = None, compile_kwargs: Mapping[str, Any] | None = None,
              strategy: tf.distribute.Strategy | None = None, **logger_kwargs: Any) -> dict[int, str]:
@@ -315,7 +316,10 @@ def fit_runs(build: Callable[[], keras.Model], x: Any, y: Any = None, *, study: 
     "skipped: …").
 
     Run m is seeded with ``keras.utils.set_random_seed(seed + m)`` before ``build()`` (fresh
-    weights, data order), built and compiled (``compile_kwargs``, if the model is not compiled
+    weights, data order), or ``build(num_classes, input_shape)`` when it takes them: the protocol
+    of ``--model MODULE:FUNCTION``, whose spec is then recorded, so that ``python -m easiness.ablate``
+    can build it again (it retrains with the study's trainer, on data given by ``--dataset``);
+    built and compiled (``compile_kwargs``, if the model is not compiled
     by ``build``) under ``strategy.scope()`` when given, and fitted on ``train_data`` (default:
     ``x, y`` arrays; required for a dataset, whose ids must not reach fit) with ``fit_kwargs``.
     Runs that are done or claimed by another process are skipped, so several processes running
@@ -324,7 +328,8 @@ def fit_runs(build: Callable[[], keras.Model], x: Any, y: Any = None, *, study: 
     indices = list(range(_positive(runs, "runs"))) if isinstance(runs, int) else [_check_run(m) for m in runs]
     fit_kwargs = dict(fit_kwargs or {})
     fit_x, fit_y = _training_inputs(x, y, train_data)
-    config = {"batch_size": fit_kwargs.get("batch_size"), **logger_kwargs.pop("config", {}),
+    config = {"batch_size": fit_kwargs.get("batch_size"), **(_build_spec(build) if _takes_shape(build) else {}),
+              **logger_kwargs.pop("config", {}),
               "fit": {k: v for k, v in fit_kwargs.items()
                       if k != "verbose" and isinstance(v, (str, int, float, bool, type(None)))}}
     spec = make_spec(study, x, y, model_name=model_name, config=config, **logger_kwargs)
@@ -333,6 +338,34 @@ def fit_runs(build: Callable[[], keras.Model], x: Any, y: Any = None, *, study: 
         outcomes[m] = _fit_one(build, dataclasses.replace(spec, run=m, seed=seed + m), fit_x, fit_y,
                                fit_kwargs=fit_kwargs, compile_kwargs=compile_kwargs, strategy=strategy)
     return outcomes
+
+
+def _build_spec(build: Callable) -> dict[str, str]:
+    """``{"spec": "module:function"}`` of an importable module-level ``build`` (none otherwise), so
+    that ``python -m easiness.ablate`` can build the model again, as ``--model MODULE:FUNCTION``."""
+    module, name = getattr(build, "__module__", None), getattr(build, "__qualname__", "")
+    if not module or module == "__main__" or not name.isidentifier():
+        return {}
+    return {"spec": f"{module}:{name}"}
+
+
+def _takes_shape(build: Callable) -> bool:
+    """Whether ``build`` takes ``(num_classes, input_shape)``, the protocol of ``--model``."""
+    try:
+        params = list(inspect.signature(build).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+
+def _built(build: Callable, spec: LogSpec) -> keras.Model:
+    """``build(num_classes, input_shape)`` when it takes them (from the data), else ``build()``."""
+    if not _takes_shape(build):
+        return build()
+    data = spec.data
+    classes = len(spec.class_names) if spec.class_names else data.one_hot_width or int(data.labels.max()) + 1
+    return build(classes, tuple(int(d) for d in data.sample().shape[1:]))
 
 
 def _training_inputs(x: Any, y: Any, train_data: Any) -> tuple[Any, Any]:
@@ -345,7 +378,7 @@ def _training_inputs(x: Any, y: Any, train_data: Any) -> tuple[Any, Any]:
     return x, y
 
 
-def _fit_one(build: Callable[[], keras.Model], spec: LogSpec, x: Any, y: Any, *, fit_kwargs: dict[str, Any],
+def _fit_one(build: Callable[..., keras.Model], spec: LogSpec, x: Any, y: Any, *, fit_kwargs: dict[str, Any],
              compile_kwargs: Mapping[str, Any] | None, strategy: tf.distribute.Strategy | None) -> str:
     """Seed, build, compile, fit and log one run; its outcome."""
     try:
@@ -355,7 +388,7 @@ def _fit_one(build: Callable[[], keras.Model], spec: LogSpec, x: Any, y: Any, *,
         return f"skipped: {why}"
     keras.utils.set_random_seed(spec.seed)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build()
+        model = _built(build, spec)
         if compile_kwargs:
             model.compile(**compile_kwargs)
     callbacks = [logger, *fit_kwargs.get("callbacks", [])]

@@ -14,8 +14,14 @@ in :data:`COLUMNS`, in that order:
 * ``easy_<model>`` / ``hard_<model>``: membership of the ``fraction`` lowest / highest easiness,
   over all examples or per class (``per_class``).
 
-More per-example scores (forgetting events, EL2N, AUM, ...) join the table by adding a
-:data:`ColumnBuilder` to :data:`COLUMNS`; each reads what it needs through :class:`ModelScores`.
+Then, with ``scores``, ``<score>_<model>`` for each difficulty score of :mod:`easiness.scores`
+(mean loss, correctness, forgetting, AUM, EL2N, data-map confidence and variability, ...), each
+averaged over the model's runs at the same T (:func:`easiness.study_scores.compute`). The
+export asks for every score a model's runs allow; scores needing margins or EL2N that an older
+study did not record are left out and named in ``frame.attrs["notes"]``.
+
+More columns derived from easiness join the table by adding a :data:`ColumnBuilder` to
+:data:`COLUMNS`; each reads what it needs through :class:`ModelScores`.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from typing import Any, BinaryIO, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from easiness import atomic, metrics
+from easiness import atomic, metrics, study_scores
 from easiness.errors import EasinessError
 from easiness.store import Study
 
@@ -146,7 +152,7 @@ COLUMNS: dict[str, ColumnBuilder] = {
 
 def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpoint: int = -1,
                    fraction: float = 0.1, per_class: bool = False,
-                   columns: Sequence[str] | None = None) -> pd.DataFrame:
+                   columns: Sequence[str] | None = None, scores: Sequence[str] | None = ()) -> pd.DataFrame:
     """One row per training example (study order) with each model's scores at one checkpoint.
 
     Args:
@@ -156,19 +162,48 @@ def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpo
         fraction: share of the easy and of the hard set, in (0, 1) (paper: 0.1).
         per_class: take ``fraction`` of each class for the easy/hard flags.
         columns: which scores of :data:`COLUMNS` (default: all), in the order given.
+        scores: difficulty scores of :mod:`easiness.scores` to add: none (the default), their
+            names (ScoreUnavailable when a model's runs lack an array one needs), or None for
+            every score each model's runs allow.
 
     Returns:
-        ``[N rows]``: id (str), label (int), class (categorical), then ``<score>_<model>``.
+        ``[N rows]``: id (str), label (int), class (categorical), then ``<score>_<model>``;
+        ``attrs["scores"]``: model -> the difficulty scores added; ``attrs["notes"]``: why
+        scores were left out (one line per model that lacks arrays).
     """
     chosen = check_models(study, models)
     k = _checkpoint(study, chosen, checkpoint)
     frac = check_fraction(fraction)
     names = _column_names(columns)
-    data = _base_columns(study)
+    wanted = scores if scores is None else study_scores.check_names(scores) if scores else []
+    for model in chosen if wanted else []:
+        study_scores.require(study, model, wanted)  # why first: fail before reading any model
+    data, added, notes = _base_columns(study), {}, []
     for model in chosen:
-        scores = ModelScores(study, model, k, frac, per_class)
-        data.update({f"{name}_{model}": COLUMNS[name](scores) for name in names})
-    return pd.DataFrame(data)
+        builders = ModelScores(study, model, k, frac, per_class)
+        data.update({f"{name}_{model}": COLUMNS[name](builders) for name in names})
+        extra = _difficulty_columns(study, model, k, wanted, skip=names)
+        if extra is not None:
+            data.update({f"{name}_{model}": values for name, values in extra.mean.items()})
+            added[model] = extra.names
+            notes += [extra.note] if extra.note else []
+    frame = pd.DataFrame(data)
+    frame.attrs.update(scores=added, notes=notes)
+    return frame
+
+
+def _difficulty_columns(study: Study, model: str, k: int, wanted: Sequence[str] | None,
+                        skip: Sequence[str]) -> study_scores.ScoreSet | None:
+    """The difficulty scores ``wanted`` (None: all available) of ``model`` at ``k``, less those
+    already among the columns (easiness); None when there is nothing to add."""
+    if wanted is not None:
+        wanted = [w for w in wanted if w not in skip]
+        if not wanted:
+            return None
+    result = study_scores.compute(study, model, at=k, names=wanted)
+    for name in [n for n in result.mean if n in skip]:
+        del result.mean[name]
+    return result
 
 
 def _checkpoint(study: Study, models: Sequence[str], checkpoint: int) -> int:
@@ -289,8 +324,10 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def describe(frame: pd.DataFrame, models: Sequence[str], columns: Sequence[str] | None = None) -> str:
-    """``240 rows x 11 columns (id, label, class + easiness, rank, easy, hard of 2 models)``."""
-    scores = ", ".join(columns or COLUMNS)
+    """``240 rows x 11 columns (id, label, class + easiness, rank, easy, hard of 2 models)``, the
+    difficulty scores of ``frame.attrs["scores"]`` listed after those."""
+    added = dict.fromkeys(n for names in frame.attrs.get("scores", {}).values() for n in names)
+    scores = ", ".join([*(columns or COLUMNS), *added])
     plural = "s" if len(models) != 1 else ""
     return (f"{len(frame):,} rows x {len(frame.columns)} columns "
             f"(id, label, class + {scores} of {len(models)} model{plural})")

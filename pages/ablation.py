@@ -1,11 +1,12 @@
 """Ablation: how much of the training set can you drop? Remove easy, hard, random or stepwise
-fractions, retrain, compare test accuracy (Fig. 4 of arXiv:1911.10739)."""
+fractions, retrain, compare test accuracy (Fig. 4 of arXiv:1911.10739); by easiness or by any
+other difficulty score (EL2N, forgetting, AUM...), their curves drawn together."""
 
 from pathlib import Path
 
 import streamlit as st
 
-from easiness import ablate, ablation, ablation_view, jobs
+from easiness import ablate, ablation, ablation_view, jobs, scores, study_scores
 from easiness.errors import EasinessError
 from easiness.store import Study
 from easiness.ui import controls, roots, urlstate
@@ -85,9 +86,12 @@ def start_form(root: Path) -> None:
     if not models:
         st.info(f"{study_name} has no scored model yet.")
         return
-    model = right.selectbox("Model (its easiness; the model retrained)", models, key="ablate_model")
+    model = right.selectbox("Model (its scores; the model retrained)", models, key="ablate_model")
+    score = _score_choice(study, model)
     with st.form("ablate"):
-        strategies = st.multiselect("Strategies", list(ablation.STRATEGIES), default=list(ablation.STRATEGIES))
+        strategies = st.multiselect("Strategies", list(ablation.ALL_STRATEGIES), default=list(ablation.STRATEGIES),
+                                    help="easy / hard / stepwise sample by the score (the paper's rules); "
+                                         "easy-topk / hard-topk remove the k easiest / hardest (Data Diet, forgetting)")
         fractions = st.multiselect("Fractions to remove", FRACTION_CHOICES, default=[0.1, 0.3, 0.5])
         a, b, c = st.columns(3)
         seeds = a.number_input("Seeds", 1, ablate.MAX_SEEDS, 3)
@@ -100,7 +104,21 @@ def start_form(root: Path) -> None:
                              help=f"a folder under {roots.describe_root(root)}; the same name continues it")
         if st.form_submit_button("Start", type="primary"):
             _submit(root, name, study=roots.inside(root, study_name), model=model, strategies=strategies,
-                    fractions=fractions, seeds=seeds, epochs=epochs, balanced=balanced, easy_weighting=weighting)
+                    fractions=fractions, seeds=seeds, epochs=epochs, balanced=balanced, easy_weighting=weighting,
+                    score=score)
+
+
+def _score_choice(study: Study, model: str) -> str:
+    """The score that chooses the examples, among those the model's runs recorded what for."""
+    options = study_scores.available(study, model)
+    score = st.selectbox("Remove by", options, key="ablate_score",
+                         format_func=lambda n: f"{n} ({scores.SCORES[n].citation})",
+                         help="run the form again with another score and the same ablation name to draw both "
+                              "scores' curves together")
+    note = study_scores.note(model, study_scores.lacking(study, model))
+    if note:
+        st.caption(f"Not offered: {note}.")
+    return score
 
 
 def _submit(root: Path, name: str, **fields) -> None:
@@ -129,7 +147,9 @@ root = controls.runs_root()
 st.title("Ablation: how much data can you drop?")
 st.caption("Remove a fraction of the training set chosen by easiness (easy, hard, or easy in 10% steps with "
            "easiness recomputed: stepwise) or at random, retrain the model on the rest with its full schedule, "
-           "and compare test accuracy (Kishida & Nakayama, Fig. 4).")
+           "and compare test accuracy (Kishida & Nakayama, Fig. 4). Any other difficulty score (EL2N, forgetting, "
+           "AUM...) can choose instead, also by pruning its k easiest (easy-topk, as Data Diet does); the curves of "
+           "every score run into one ablation are drawn together.")
 
 chosen = [e["name"] for e in ablation_view.list_ablations(root)
           if e["problem"] is None and roots.inside(root, e["name"]) is not None]

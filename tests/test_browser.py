@@ -32,7 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 PAGES = [("start", "", "easiness"), ("runs", "runs", "Runs of"), ("examples", "examples", "Easy and hard examples"),
          ("averaged", "averaged", "Averaged images"), ("matching", "matching", "Matching rates"),
-         ("ground-truth", "ground-truth", "Ground truth"), ("jobs", "jobs", "Scoring jobs")]
+         ("ground-truth", "ground-truth", "Ground truth"), ("jobs", "jobs", "Scoring jobs"),
+         ("scores", "scores", "Difficulty scores")]
 MAX_PNG_BYTES = 300_000
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright to run browser tests")

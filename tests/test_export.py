@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easiness import export, fake, metrics, tables
+from easiness import export, fake, metrics, scores, study_scores, tables
 from easiness.errors import EasinessError
 from easiness.store import Study, create_study
 from easiness.ui import compute
@@ -151,13 +151,13 @@ def test_every_format_reads_back_as_the_table(study, tmp_path, capsys, suffix):
         pytest.importorskip("pyarrow")
     out = tmp_path / f"scores{suffix}"
     assert export.main([str(study), "--out", str(out), "--checkpoint", "2"]) == 0
-    expected = tables.easiness_table(Study.open(study), checkpoint=1)
+    expected = tables.easiness_table(Study.open(study), checkpoint=1, scores=None)  # every score by default
     got = read_back(out)
     assert got.columns.tolist() == expected.columns.tolist()
     for column in expected.columns:
         np.testing.assert_array_equal(np.asarray(got[column]).astype(str), np.asarray(expected[column]).astype(str))
     printed = capsys.readouterr().out.strip()
-    assert printed.startswith(f"wrote {out} ({suffix[1:]}): 200 rows x 11 columns") and "T=2 (epoch 2)" in printed
+    assert printed.startswith(f"wrote {out} ({suffix[1:]}): 200 rows x 27 columns") and "T=2 (epoch 2)" in printed
 
 
 def test_checkpoint_is_one_based_and_defaults_to_the_last(hand, tmp_path):
@@ -270,3 +270,52 @@ def test_no_tensorflow_in_the_analysis_modules(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+# --------------------------------------------------------------------------- difficulty scores
+
+
+def test_every_score_the_runs_allow_is_a_column_by_default(study, tmp_path, capsys):
+    out = tmp_path / "all.csv"
+    assert export.main([str(study), "--out", str(out), "--model", "wrn16_4"]) == 0
+    got = pd.read_csv(out)
+    names = [n for n in scores.names() if n != "easiness"]  # easiness_<model> is there already, once
+    assert got.columns.tolist() == ["id", "label", "class", *(f"{c}_wrn16_4" for c in tables.COLUMNS),
+                                    *(f"{n}_wrn16_4" for n in names)]
+    result = study_scores.compute(Study.open(study), "wrn16_4")
+    for name in scores.names():
+        np.testing.assert_allclose(got[f"{name}_wrn16_4"], result.mean[name], rtol=1e-12, err_msg=name)
+    assert "note:" not in capsys.readouterr().out
+
+
+def test_scores_chooses_the_columns_and_none_leaves_them_out(study, tmp_path):
+    out = tmp_path / "some.csv"
+    assert export.main([str(study), "--out", str(out), "--model", "wrn16_4", "--scores", "el2n", "easiness",
+                        "forgetting"]) == 0
+    assert pd.read_csv(out).columns.tolist()[-3:] == ["hard_wrn16_4", "el2n_wrn16_4", "forgetting_wrn16_4"]
+    assert export.main([str(study), "--out", str(out), "--scores", "none"]) == 0
+    assert len(pd.read_csv(out).columns) == 3 + 2 * len(tables.COLUMNS)
+
+
+def test_an_old_study_exports_what_it_can_with_a_note(hand, tmp_path, capsys):
+    out = tmp_path / "old.csv"
+    assert export.main([str(hand), "--out", str(out), "--model", "m"]) == 0
+    assert pd.read_csv(out).columns.tolist()[-3:] == ["mean_loss_m", "confidence_m", "variability_m"]
+    printed = capsys.readouterr().out
+    assert "note: m did not record margins or el2n, so correctness, forgetting, never_learned, aum, el2n are " \
+           "left out (a study written before" in printed
+    np.testing.assert_allclose(pd.read_csv(out)["mean_loss_m"], (HAND.mean(axis=0)).mean(axis=0))
+
+
+@pytest.mark.parametrize("names, message", [
+    (["aum"], "score aum needs margins, which m in hand did not record ("),
+    (["el2n", "mean_loss"], "score el2n needs el2n, which m in hand did not record"),
+    (["speed"], "unknown score 'speed'; choose from easiness, mean_loss, correctness"),
+    (["none", "aum"], "unknown score 'none'"),
+])
+def test_asking_for_scores_an_old_study_lacks_is_one_line_status_2(hand, tmp_path, capsys, names, message):
+    out = tmp_path / "old.csv"
+    out.write_text("precious\n")
+    assert export.main([str(hand), "--out", str(out), "--scores", *names]) == 2
+    assert message in one_line_error(capsys)
+    assert out.read_text() == "precious\n"

@@ -422,3 +422,39 @@ def test_every_inside_a_group_of_steps_per_execution_fails_before_writing(tmp_pa
     with pytest.raises(LossLoggerError, match="steps_per_execution=4"):
         model.fit(XF, Y, callbacks=[logger], **FIT)
     assert not (tmp_path / "s").exists()
+
+
+# ------------------------------------------------------------------- ablating a logged study
+
+BUILD_MODULE = '''
+import keras
+
+def logged_net(num_classes, input_shape):
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Conv2D(4, 3), keras.layers.ReLU(),
+                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(num_classes)])
+'''
+
+
+def test_a_study_of_fit_runs_is_ablated_with_its_data_given_again(tmp_path, monkeypatch, capsys):
+    """fit_runs(build(num_classes, input_shape)) records the build's spec; the ablation retrains
+    it with the study's trainer on the same examples given as npz, and refuses clearly without them."""
+    from easiness import ablate
+
+    (tmp_path / "logged_models_mod.py").write_text(BUILD_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import logged_models_mod
+
+    ids = np.array([f"ex{i:03d}" for i in range(N)])
+    compile_kwargs = dict(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    outcomes = fit_runs(logged_models_mod.logged_net, X, Y, ids=ids, study=tmp_path / "s", model_name="net", runs=2,
+                        fit_kwargs=FIT, compile_kwargs=compile_kwargs, verbose=0)
+    assert outcomes == {0: "done", 1: "done"}
+    assert manifest(tmp_path / "s", "net")["config"]["spec"] == "logged_models_mod:logged_net"
+    common = ["--study", str(tmp_path / "s"), "--model", "net", "--fractions", "0.25", "--seeds", "1",
+              "--strategy", "random", "--out", str(tmp_path / "ab")]
+    assert ablate.main(common) == 2
+    assert "was logged from arrays in memory" in capsys.readouterr().err
+    np.savez(tmp_path / "data.npz", x=X, y=Y, ids=ids, x_test=X[:12], y_test=Y[:12])
+    assert ablate.main([*common, "--dataset", f"npz:{tmp_path / 'data.npz'}"]) == 0
+    rows = (tmp_path / "ab" / "ablation.csv").read_text().splitlines()
+    assert rows[0].startswith("strategy") and len(rows) == 3  # the full-data point and the random one

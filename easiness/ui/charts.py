@@ -114,3 +114,61 @@ def group_lines(frame: pd.DataFrame) -> alt.Chart:
         color=alt.Color("group:N", title="group", sort=None),
         tooltip=["group", "epoch", alt.Tooltip("easiness:Q", format=".3f")],
     ).properties(height=260)
+
+
+def score_matrix(frame: pd.DataFrame, *, title: str, diverging: bool) -> alt.LayerChart:
+    """A score-by-score heat map with the values written in: Spearman's rho on a diverging
+    scale (-1..1) or a matching rate (0..1). frame: a, b, value."""
+    axis = alt.Axis(labelAngle=-35, labelLimit=140, title=None)
+    scale = alt.Scale(domain=[-1, 1], scheme="redblue") if diverging else alt.Scale(domain=[0, 1], scheme="blues")
+    base = alt.Chart(frame).encode(x=alt.X("a:N", sort=None, axis=axis),
+                                   y=alt.Y("b:N", sort=None, axis=alt.Axis(labelLimit=140, title=None)))
+    cells = base.mark_rect().encode(color=alt.Color("value:Q", scale=scale, title=title),
+                                    tooltip=["a", "b", alt.Tooltip("value:Q", format=".3f", title=title)])
+    dark = (alt.datum.value > 0.6) | (alt.datum.value < -0.6) if diverging else alt.datum.value > 0.6
+    text = base.mark_text(fontSize=11).encode(text=alt.Text("value:Q", format=".2f"),
+                                              color=alt.condition(dark, alt.value("white"), alt.value("black")))
+    step = max(32, min(64, 420 // max(frame["a"].nunique(), 1)))
+    return (cells + text).properties(width=alt.Step(step), height=alt.Step(step))
+
+
+def data_map(bins: pd.DataFrame, points: pd.DataFrame, colour: str) -> alt.LayerChart:
+    """Data map (Swayamdipta et al. 2020): confidence against variability. ``bins`` (x0, x1, y0,
+    y1, examples) shade where all examples lie; ``points`` (id, class, confidence, variability,
+    ``colour``) are a sample to hover and pick (selection ``pick``, by id)."""
+    x_title, y_title = "variability (std of the true-class probability)", "confidence (mean true-class probability)"
+    x = alt.X("variability:Q", title=x_title)
+    y = alt.Y("confidence:Q", title=y_title, scale=alt.Scale(domain=[0, 1]))
+    shade = alt.Chart(bins).mark_rect(color="#adb5bd").encode(
+        x=alt.X("x0:Q", title=x_title), x2="x1:Q", y=alt.Y("y0:Q", title=y_title, scale=alt.Scale(domain=[0, 1])),
+        y2="y1:Q",
+        opacity=alt.Opacity("examples:Q", scale=alt.Scale(type="log", range=[0.1, 0.6]), legend=None),
+        tooltip=[alt.Tooltip("examples:Q", format=",", title="examples in this cell")])
+    pick = alt.selection_point(name="pick", fields=["id"], on="click")
+    scheme = "redyellowgreen" if colour == "correctness" else "yelloworangered"
+    dots = alt.Chart(points).mark_circle(size=22).encode(
+        x=x, y=y, color=alt.Color(f"{colour}:Q", scale=alt.Scale(scheme=scheme), title=colour),
+        opacity=alt.condition(pick, alt.value(0.85), alt.value(0.3)),
+        tooltip=["id", "class", alt.Tooltip("confidence:Q", format=".3f"),
+                 alt.Tooltip("variability:Q", format=".3f"), alt.Tooltip(f"{colour}:Q", format=".3f")],
+    ).add_params(pick)
+    return (shade + dots).properties(height=380)
+
+
+def stability(measured: pd.DataFrame, predicted: pd.DataFrame, target: float) -> alt.LayerChart:
+    """Split-half rho per score against runs averaged (points, +-1 std over the splits) and
+    Spearman-Brown's prediction (dashed), with the target as a rule.
+    measured: score, m, rho, low, high; predicted: score, n, rho."""
+    x = alt.X("runs:Q", title="runs averaged in each (measured: the two halves; dashed: predicted)",
+              axis=alt.Axis(tickMinStep=1))
+    y = alt.Y("rho:Q", title="rho of two independent averages", scale=alt.Scale(domain=[-0.1, 1]))
+    colour = alt.Color("score:N", title="score")
+    dots = alt.Chart(measured.rename(columns={"m": "runs"})).mark_point(filled=True, size=50).encode(
+        x=x, y=y, color=colour, tooltip=["score", "runs", alt.Tooltip("rho:Q", format=".3f")])
+    bars = alt.Chart(measured.rename(columns={"m": "runs"})).mark_errorbar().encode(
+        x=x, y=alt.Y("low:Q", title=""), y2="high:Q", color=colour)
+    lines = alt.Chart(predicted.rename(columns={"n": "runs"})).mark_line(strokeDash=[5, 3], opacity=0.7).encode(
+        x=x, y=y, color=colour, tooltip=["score", "runs", alt.Tooltip("rho:Q", format=".3f", title="predicted")])
+    rule = alt.Chart(pd.DataFrame({"target": [target]})).mark_rule(color="grey", strokeDash=[2, 2]).encode(
+        y="target:Q", tooltip=[alt.Tooltip("target:Q", title="target")])
+    return (lines + bars + dots + rule).properties(height=320)

@@ -52,7 +52,7 @@ def _grid(study: Study, shown: np.ndarray, values: np.ndarray, *, key: str) -> N
         _follow_selection(event, caption, key)
 
 
-def mosaic(images: np.ndarray, shown: np.ndarray) -> np.ndarray:
+def mosaic(images: np.ndarray, shown: np.ndarray, *, columns: int = COLUMNS) -> np.ndarray:
     """The ``shown`` images as one enlarged (or, for big images, thinned) mosaic array."""
     order = np.argsort(shown)
     tiles = np.empty((len(shown), *images.shape[1:]), dtype=np.uint8)
@@ -63,7 +63,7 @@ def mosaic(images: np.ndarray, shown: np.ndarray) -> np.ndarray:
         tiles = tiles[:, ::step, ::step]
     if tiles.shape[-1] == 1:
         tiles = np.repeat(tiles, 3, axis=-1)
-    return imaging.mosaic(tiles, columns=COLUMNS, pad=2, scale=max(1, TILE // tiles.shape[1]))
+    return imaging.mosaic(tiles, columns=columns, pad=2, scale=max(1, TILE // tiles.shape[1]))
 
 
 def _follow_selection(event, caption: pd.DataFrame, key: str) -> None:
@@ -155,7 +155,8 @@ def download(study: Study, model: str, view: View) -> None:
     else:
         _prepared_download(label, f"{name}:{view.fraction}", name, build)
     st.caption(f"id, label, class, then easiness, rank (1 = easiest) and easy/hard flags ({view.fraction:.0%}, "
-               f"over all classes) of {', '.join(models)}; `python -m easiness.export` writes the same table.")
+               f"over all classes) of {', '.join(models)}; `python -m easiness.export` writes the same table, "
+               "plus the other difficulty scores (`--scores`).")
 
 
 def deferred_downloads() -> bool:

@@ -35,6 +35,8 @@ PAGES: tuple[PageSpec, ...] = (
              (*_STUDY, "t", "frac", "points")),
     PageSpec("pages/ground_truth.py", "Ground truth", ":material/verified:", "ground-truth", "Study",
              (*_STUDY, "t", "frac")),
+    PageSpec("pages/scores.py", "Difficulty scores", ":material/leaderboard:", "scores", "Study",
+             (*_STUDY, "t", "frac", "matrix", "example", "across")),
     PageSpec("pages/compare.py", "Compare scores", ":material/compare_arrows:", "compare", "Study",
              (*_STUDY, "t", "frac", "points", "scores", "column", "easier")),
     PageSpec("pages/ablation.py", "Ablation", ":material/content_cut:", "ablation", "Study", ("ablation",)),
