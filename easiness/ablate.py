@@ -36,9 +36,16 @@ the epoch of T (rounded up to a whole epoch) with the study's learning-rate sche
 the margins or EL2N the score needs; those subsets are drawn once (``--chain-seed``) and reused
 by every seed and fraction.
 
+Easiness is averaged over the model's M finished runs; M and the runs are printed and kept in
+ablation.json (``m``, ``runs``). A model with a damaged (unreadable) or failed run is refused with
+one line naming the runs, unless ``--skip-damaged`` asks to average its other runs; the same holds
+for the runs of the stepwise intermediate studies (:mod:`easiness.run_choice`; export and compare
+follow the same rule).
+
 Killed and started again with the same settings, it skips the points already in ablation.csv and
 the intermediate studies already finished (an unfinished one resumes from its last epoch).
-Bad input ends with one line on stderr, exit status 2, and nothing written.
+Bad input ends with one line on stderr, exit status 2, and nothing written; so does a full or
+read-only disk met while writing (nothing already written is lost: the same command continues).
 """
 
 from __future__ import annotations
@@ -53,12 +60,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from easiness import ablation, atomic, metrics, scores, study_scores
+from easiness import ablation, atomic, metrics, run_choice, scores, study_scores
 from easiness import config as cfg
 from easiness.ablation import AblationError
-from easiness.cli import OneLineParser, import_tensorflow_quietly, run_command
+from easiness.cli import OneLineParser, check_writable_place, import_tensorflow_quietly, run_command
 from easiness.errors import EasinessError
-from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
+from easiness.status import StatusFile, check_status_file, interrupt_on_sigterm, run_job, stop_if_terminated
 from easiness.store import Study
 
 Log = Callable[[str], None]
@@ -94,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="tfds data_dir")
     p.add_argument("--out", help="ablation folder (default: <study>-ablation-<model> next to the study)")
     p.add_argument("--status-file", help="keep a JSON progress file here (for the app and scripts)")
+    p.add_argument(run_choice.OPTION, action="store_true", help=run_choice.HELP)
     return p
 
 
@@ -117,6 +125,8 @@ class Plan:
     dataset: str  # the spec the data is loaded from
     out: Path
     score: str = ablation.DEFAULT_SCORE  # what chooses the examples (recorded per point, not a setting)
+    left_out: tuple[str, ...] = ()  # "run N: why" of the damaged or failed runs not averaged (--skip-damaged)
+    skip_damaged: bool = False  # whether the stepwise intermediate studies may leave out failed runs too
 
     def settings(self) -> dict[str, Any]:
         """What a resumed ablation in the same folder must match (points are comparable)."""
@@ -137,7 +147,8 @@ def resolve(args: argparse.Namespace) -> Plan:
         raise AblationError(f"--chain-seed must be >= 0, got {args.chain_seed}")
     study_scores.check_names([args.score])  # why first: an unknown name fails before the study is read
     study = Study.open(args.study)
-    runs = _finished_runs(study, args.model)
+    choice = _finished_runs(study, args.model, skip_damaged=args.skip_damaged)
+    runs = list(choice.runs)
     study_scores.require(study, args.model, [args.score], runs=runs)
     manifests = {m["run"]: m for m in study.runs(args.model)}
     _check_logged(study, manifests[runs[0]]["config"], args)
@@ -159,7 +170,8 @@ def resolve(args: argparse.Namespace) -> Plan:
     return Plan(study=study, model=args.model, runs=tuple(runs), checkpoint=checkpoint, strategies=strategies,
                 fractions=fractions, seeds=tuple(range(args.seeds)), retrain=retrain, rescore=rescore,
                 balanced=args.balanced, easy_weighting=args.easy_weighting, step=args.step,
-                chain_seed=args.chain_seed, dataset=args.dataset or study.dataset, out=out, score=args.score)
+                chain_seed=args.chain_seed, dataset=args.dataset or study.dataset, out=out, score=args.score,
+                left_out=choice.left_out, skip_damaged=args.skip_damaged)
 
 
 def recording(config: cfg.Config, arrays: Sequence[str]) -> cfg.Config:
@@ -186,17 +198,22 @@ def _check_logged(study: Study, run_config: dict[str, Any], args: argparse.Names
                             f"module, or pass LossLogger(config={{'spec': 'module:build'}})")
 
 
-def _finished_runs(study: Study, model: str) -> list[int]:
-    """The model's finished runs; AblationError while any run is still being written."""
-    manifests = study.runs(model)  # StoreError listing the models if the study lacks this one
+def _finished_runs(study: Study, model: str, *, skip_damaged: bool = False) -> run_choice.Choice:
+    """The model's finished runs to average: AblationError while any run is still being written,
+    and (unless ``skip_damaged``) when any is damaged or failed (:mod:`easiness.run_choice`)."""
+    if model not in study.models and not run_choice.damaged(study, model):
+        study.runs(model)  # StoreError listing the models
+    manifests = study.runs(model) if model in study.models else []
     busy = [m for m in manifests if m["status"] in ("created", "running")]
     if busy:
         raise AblationError(f"{study.root} is still being written ({model} run {busy[0]['run']} is "
                             f"{busy[0]['status']}); let python -m easiness.score finish it first")
-    done = [m["run"] for m in manifests if m["status"] == "done"]
-    if not done:
-        raise AblationError(f"{model} has no finished run in {study.root}")
-    return done
+    try:
+        return run_choice.choose(study, model, skip_damaged=skip_damaged, finished=True)
+    except AblationError:
+        raise
+    except EasinessError as err:
+        raise AblationError(str(err)) from None
 
 
 def _checkpoint(value: int | None, planned: list[dict], model: str) -> int:
@@ -245,6 +262,7 @@ def check_out(plan: Plan) -> dict[str, Any] | None:
         raise AblationError("--out must not be the study folder itself")
     if out.exists() and not out.is_dir():
         raise AblationError(f"{out} is a file; choose another --out")
+    check_writable_place(out, "--out", folder=True)
     if not (out / JSON_FILE).is_file():
         if out.is_dir() and any(out.iterdir()):
             raise AblationError(f"{out} is not empty and holds no ablation; choose another --out")
@@ -263,9 +281,13 @@ def read_meta(path: Path) -> dict[str, Any]:
     import json
 
     try:
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_bytes().decode("utf-8"))
     except (OSError, ValueError) as e:
         raise AblationError(f"cannot read {path}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("settings", {}), dict):
+        raise AblationError(f"cannot read {path}: not an ablation.json of this tool (no settings object); "
+                            f"choose another --out")
+    return meta
 
 
 def load_data(plan: Plan, *, data_dir: str | None):
@@ -297,6 +319,10 @@ class Ablation:
         self.labels = np.asarray(plan.study.labels)
         self.rows = read_rows(plan.out)
         self._chain: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # step -> (kept, easiness)
+        # intermediate study folder -> the runs averaged; kept from ablation.json, as steps done are not read again
+        old = read_meta(plan.out / JSON_FILE) if (plan.out / JSON_FILE).is_file() else {}
+        steps = old.get("stepwise_runs")
+        self.step_runs: dict[str, list[int]] = dict(steps) if isinstance(steps, dict) else {}
         self._strategy = None
 
     def points(self) -> list[tuple[str, float, int]]:
@@ -391,9 +417,15 @@ class Ablation:
         study = Study.open(folder)
         if not np.array_equal(np.asarray(study.ids), np.asarray(self.plan.study.ids)[kept]):
             raise AblationError(f"{folder} was trained on other examples; delete it to score the step again")
-        done = [m["run"] for m in study.runs(self.plan.model) if m["status"] == "done"]
-        if not done:
-            raise AblationError(f"every run of {folder} failed; delete it to score the step again")
+        try:  # the rule of the study's own runs: damaged or failed runs are refused unless --skip-damaged
+            choice = run_choice.choose(study, self.plan.model, skip_damaged=self.plan.skip_damaged, finished=True)
+        except EasinessError as e:
+            raise AblationError(f"stepwise step {folder.name}: {e}; or delete {folder} to score the step again") from None
+        if choice.left_out:
+            self.log(f"stepwise {folder.name}: easiness averaged over M={choice.m} of its runs "
+                     f"(left out: {'; '.join(choice.left_out)})")
+        self.step_runs[str(folder.relative_to(self.plan.out))] = list(choice.runs)
+        done = list(choice.runs)
         try:
             return score_values(study, self.plan.model, self.plan.score, runs=done, k=-1)
         except study_scores.ScoreUnavailable as e:
@@ -428,6 +460,8 @@ class Ablation:
         costs = self.costs()
         meta = {"schema_version": SCHEMA, "kind": "easiness-ablation", "study": str(plan.study.root),
                 "dataset": plan.study.dataset, "n": self.n, "settings": plan.settings(),
+                "m": len(plan.runs), "runs": list(plan.runs), "left_out": list(plan.left_out),
+                "stepwise_runs": dict(self.step_runs),
                 "requested": {"strategies": list(plan.strategies), "fractions": list(plan.fractions),
                               "seeds": list(plan.seeds), "score": plan.score},
                 "costs": costs, "readout": ablation.readout(ablation.summarise(self.rows), costs=costs)}
@@ -498,9 +532,16 @@ def save_kept(folder: Path, name: str, ids: np.ndarray, keep: np.ndarray) -> Non
 
 
 def read_rows(out: Path) -> list[dict[str, Any]]:
-    """The points recorded in ``out/ablation.csv`` (none if it does not exist)."""
+    """The points recorded in ``out/ablation.csv`` (none if it does not exist); AblationError
+    (one line) if it cannot be read."""
     path = out / CSV_FILE
-    return ablation.parse_rows(path.read_text()) if path.is_file() else []
+    if not path.is_file():
+        return []
+    try:
+        return ablation.parse_rows(path.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise AblationError(f"cannot read {path} ({' '.join(str(e).split()) or type(e).__name__}); "
+                            f"repair it or choose another --out") from None
 
 
 # --------------------------------------------------------------------------- the command
@@ -508,6 +549,8 @@ def read_rows(out: Path) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
+        if args.status_file:
+            check_status_file(args.status_file)  # why first: one line before the study is read or TF loads
         plan = resolve(args)
         check_out(plan)
         job = Ablation(plan)
@@ -529,7 +572,10 @@ def _run(job: Ablation) -> int:
     def work() -> None:
         started = time.perf_counter()
         skipped = len(job.points()) - len(job.pending())
-        print(f"ablation of {plan.study.root} ({plan.model}, T={plan.checkpoint}, by {plan.score}) into {plan.out}: "
+        if plan.left_out:
+            print(f"note: {plan.model}: M={len(plan.runs)} (left out: {'; '.join(plan.left_out)})")
+        print(f"ablation of {plan.study.root} ({plan.model}, easiness over M={len(plan.runs)} runs "
+              f"{', '.join(map(str, plan.runs))}, T={plan.checkpoint}, by {plan.score}) into {plan.out}: "
               f"{len(job.pending())} points to train, {skipped} already done")
         rows = job.run()
         print(ablation.format_readout(ablation.readout(ablation.summarise(rows), costs=job.costs())))

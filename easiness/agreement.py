@@ -88,6 +88,9 @@ def read_scores(source: str | os.PathLike | bytes, *, name: str | None = None) -
     """Read a score file from a path, or from ``bytes`` (an upload) named ``name``."""
     label = name or str(source)
     fmt = score_format(label)
+    if not isinstance(source, bytes) and os.path.exists(source) and not os.path.isfile(source) \
+            and not os.path.isdir(source):  # why: opening a FIFO would wait for a writer forever
+        raise EasinessError(f"score file {label} is not a regular file")
     try:
         stream = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
     except FileNotFoundError:
@@ -132,7 +135,9 @@ _READERS = {"csv": _read_csv, "npz": _read_npz, "parquet": _read_parquet}
 
 
 def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())[:200]
+    from easiness.cli import clean
+
+    return clean(str(error), "the file")[:200]
 
 
 def _score_file(columns: Mapping[str, np.ndarray], label: str) -> ScoreFile:
@@ -307,9 +312,11 @@ def agreement(easiness: np.ndarray, score: np.ndarray, *, fraction: float = 0.1,
 
 
 def compare(study: Study, joined: Joined, *, models: Sequence[str], k: int, fraction: float = 0.1,
-            higher_is_easier: bool = False) -> dict[str, dict[str, Any]]:
+            higher_is_easier: bool = False, runs: Mapping[str, Sequence[int]] | None = None,
+            ) -> dict[str, dict[str, Any]]:
     """:func:`agreement` of each model's easiness at checkpoint ``k`` (0-based) with the joined
-    scores: ``{model: {...}}``."""
-    return {model: agreement(tables.model_easiness(study, model, k)[joined.index], joined.values,
+    scores: ``{model: {...}}``; ``runs``: model -> the runs averaged (default: the study's default runs)."""
+    return {model: agreement(tables.model_easiness(study, model, k, None if runs is None else runs.get(model))
+                             [joined.index], joined.values,
                              fraction=fraction, higher_is_easier=higher_is_easier)
             for model in models}

@@ -11,8 +11,10 @@ behind, and :func:`is_temp_name` lets readers skip it. Numpy only; no TensorFlow
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -30,6 +32,19 @@ def temp_path(path: Path) -> Path:
 def is_temp_name(name: str) -> bool:
     """Whether a file name is one of our temp files (left behind by a kill before the rename)."""
     return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+_TEMP = re.compile(r"\.(.+)\.\d+\.[0-9a-f]{8}" + re.escape(TEMP_SUFFIX))
+
+
+def target_name(path: str) -> str:
+    """The file a temp file of :func:`temp_path` stands in for (``path`` itself for any other):
+    messages name the file the user knows, not ``.losses.npy.4242.1f2e3d4c.tmp``."""
+    folder, _, name = str(path).rpartition(os.sep)
+    match = _TEMP.fullmatch(name)
+    if match is None:
+        return str(path)
+    return f"{folder}{os.sep}{match.group(1)}" if folder or str(path).startswith(os.sep) else match.group(1)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -126,13 +141,37 @@ def preallocate_npy(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> None
 
 
 def read_npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
-    """Shape and dtype of a ``.npy`` file from its header alone (no data read, no mmap)."""
+    """Shape and dtype of a ``.npy`` file from its header alone (no data read, no mmap); a FIFO
+    or other non-regular file is a ValueError, never a read that waits forever."""
+    shape, dtype, _ = npy_layout(path)
+    return shape, dtype
+
+
+def npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Shape, dtype and the byte offset of the data of a C-ordered ``.npy`` file, from its header."""
+    if not Path(path).is_file():
+        if not Path(path).exists():
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+        raise ValueError("not a regular file")
     with open(path, "rb") as f:
         version = np.lib.format.read_magic(f)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
         elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             raise ValueError(f"unsupported .npy format version {version}")
-    return tuple(shape), np.dtype(dtype)
+        if fortran:
+            raise ValueError("a Fortran-ordered array; rows are not contiguous")
+        return tuple(shape), np.dtype(dtype), f.tell()
+
+
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """Write all of ``data`` at ``offset`` of the open file ``fd`` (``os.pwrite`` may write less).
+
+    Why not a memory map: a write into a sparse file's hole on a full disk kills a memory-mapped
+    writer with SIGBUS, where ``pwrite`` raises ``OSError(ENOSPC)`` that a command reports in one line."""
+    view = memoryview(data).cast("B")
+    while view.nbytes:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written

@@ -3,7 +3,11 @@ events, EL2N, AUM, a confidence...) agree with easiness?
 
 Per model: the examples joined, Spearman's rank correlation of easiness at T with the score, and
 the matching rates of the easy and hard 10% sets with the score's two tails, all among the joined
-examples only (the join rule and the definitions are in :mod:`easiness.agreement`). Bad input ends
+examples only (the join rule and the definitions are in :mod:`easiness.agreement`). Easiness is
+the mean over each model's M runs; M is printed and written to the JSON (``m``, ``runs``). A model
+with a damaged (unreadable) or failed run is refused with one line naming the runs, unless
+``--skip-damaged`` asks to average its other runs (:mod:`easiness.run_choice`, as export and
+ablate do). Bad input, and a ``--json`` that cannot be written (a full or read-only disk), end
 with one line on stderr and exit status 2. Numpy and pandas only; no TensorFlow.
 """
 
@@ -15,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from easiness import agreement, atomic, tables
-from easiness.cli import OneLineParser, run_command
+from easiness import agreement, atomic, run_choice, tables
+from easiness.cli import OneLineParser, check_writable_place, run_command
 from easiness.errors import EasinessError
-from easiness.export import fraction
+from easiness.export import chosen_runs, fraction
 from easiness.store import Study
 
 
@@ -39,20 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fraction", type=fraction, default=0.1,
                    help="share of the joined examples in each easy/hard set (default 0.1)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument(run_choice.OPTION, action="store_true", help=run_choice.HELP)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Open, read, join, compare; print the table and write the JSON."""
-    if args.json and not Path(args.json).parent.is_dir():  # why first: fail before any reading
+    if args.json and not Path(args.json).parent.exists():  # why first: fail before any reading
         raise EasinessError(f"the folder {Path(args.json).parent} of --json does not exist")
+    if args.json:
+        check_writable_place(args.json, "--json", folder=False)
     study = Study.open(args.study)
-    models = tables.check_models(study, args.models)
-    k = tables.checkpoint_index(study, models, args.checkpoint)
+    models, runs = chosen_runs(study, args.models, skip_damaged=args.skip_damaged)
+    k = tables.checkpoint_index(study, models, args.checkpoint, runs)
     column, joined = agreement.join(study.ids, agreement.read_scores(args.scores), args.column)
     results = agreement.compare(study, joined, models=models, k=k, fraction=args.fraction,
-                                higher_is_easier=args.higher_is_easier)
-    epoch = study.checkpoints(models[0])[k]["epoch"]
+                                higher_is_easier=args.higher_is_easier, runs=runs)
+    for model, r in results.items():
+        r.update(m=len(runs[model]), runs=list(runs[model]))
+    epoch = tables.checkpoint_epoch(study, models[0], k, runs)
     print(report(results, joined, name=Path(args.scores).name, column=column, t=k + 1, epoch=epoch, args=args))
     if args.json:
         atomic.write_json_atomic(Path(args.json), to_json(results, joined, column=column, t=k + 1,
@@ -67,7 +76,9 @@ def report(results: dict[str, dict], joined: agreement.Joined, *, name: str, col
     first = next(iter(results.values()))
     lines = [f"scores: {name}, column {column!r} ({easier} = easier); {joined.summary()}",
              f"T={t} (epoch {epoch:g}); easy/hard: the {args.fraction:.0%} lowest/highest among the "
-             f"{joined.index.size:,} joined examples ({first['set_size']:,} each; chance {first['chance']:.3f})",
+             f"{joined.index.size:,} joined examples ({first['set_size']:,} each; chance {first['chance']:.3f})"
+             + (f"; easiness averaged over {run_choice.describe({m: r['runs'] for m, r in results.items()})}"
+                if "runs" in first else ""),
              f"{'model':24s} {'n':>9s} {'spearman':>9s} {'easy':>6s} {'hard':>6s}"]
     lines += [f"{model:24s} {r['n']:9,d} {r['spearman']:9.3f} {r['easy_matching']:6.3f} {r['hard_matching']:6.3f}"
               for model, r in results.items()]

@@ -47,6 +47,7 @@ import numpy as np
 from PIL import Image
 
 from easiness import atomic
+from easiness.cli import clean
 from easiness.data import DataError, one_line
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".pgm", ".tif", ".tiff"})
@@ -251,7 +252,8 @@ def _decode(blob: bytes, raw: str, path: str, size: tuple[int, int] | None) -> n
         with Image.open(io.BytesIO(blob)) as img:
             rgb = _to_rgb(img)  # why: converting forces a full decode, so truncation raises here
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        raise DataError(f"cannot decode image {_shown(raw)} in {path}: {one_line(err)}") from None
+        # why clean: PIL names the BytesIO it was given ("<_io.BytesIO object at 0x...>"), not the file
+        raise DataError(f"cannot decode image {_shown(raw)} in {path}: {clean(one_line(err), _shown(raw))}") from None
     if size is not None and rgb.size != (size[1], size[0]):
         rgb = rgb.resize((size[1], size[0]), Image.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)

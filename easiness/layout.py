@@ -76,6 +76,8 @@ def one_line(text: str) -> str:
 
 def read_json(path: Path, what: str) -> dict[str, Any]:
     """A JSON object from ``path``; StoreError with the reason if missing, unreadable or not one."""
+    if Path(path).exists() and not Path(path).is_file():  # why: reading a FIFO would wait forever
+        raise StoreError(f"{path} is not a regular file; the {what} is corrupt")
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:

@@ -1,8 +1,10 @@
 """``python -m easiness.score``: train M runs of each model and record every example's loss.
 
 With no arguments it runs the ``demo`` preset: the built-in synthetic dataset, two small CNNs,
-4 runs each, into ``runs/synthetic``. Bad input ends with one line on stderr and exit status 2;
-an interrupted study continues from its last checkpoint when the same command runs again.
+4 runs each, into ``runs/synthetic``. Bad input ends with one line on stderr and exit status 2,
+and so does a full or read-only disk met while training (the line names the file); an
+interrupted or failed study continues from its last committed checkpoint when the same command
+runs again. ``--list`` and ``--help`` answer without importing TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ from typing import Sequence
 from easiness import cluster
 from easiness import config as cfg
 from easiness.claims import STALE_AFTER, Claims, RunQueue, check_timeout
-from easiness.cli import OneLineParser, import_tensorflow_quietly, run_command
+from easiness.cli import OneLineParser, check_writable_place, import_tensorflow_quietly, run_command
 from easiness.errors import EasinessError, JobFailed
-from easiness.status import StatusFile, interrupt_on_sigterm, run_job, stop_if_terminated
+from easiness.status import StatusFile, check_status_file, interrupt_on_sigterm, run_job, stop_if_terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,12 +134,13 @@ def default_out(config: cfg.Config) -> Path:
 
 
 def list_choices() -> str:
-    from easiness import models
+    """The presets and the zoo's names, from pure-Python tables: ``--list`` never imports TensorFlow."""
+    from easiness import zoo_names
 
     lines = ["presets:"]
     lines += [f"  {name:15s} {p.description}\n  {'':15s} {p.command}  ({p.expected})" for name, p in cfg.PRESETS.items()]
-    lines += ["models:", "  " + " ".join(models.names()),
-              "  and shapes wrn{depth}_{width}, densenet_bc{depth}_k{growth}, resnext{depth}_{cardinality}x{width}d"]
+    lines += ["models:", "  " + " ".join(zoo_names.PRESETS),
+              "  and shapes " + ", ".join(zoo_names.SHAPE_FORMS)]
     return "\n".join(lines)
 
 
@@ -333,9 +336,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(list_choices())
             return 0
         check_arguments(args)
+        if args.status_file:
+            check_status_file(args.status_file)  # why before TensorFlow loads: a bad path fails in a second
         import_tensorflow_quietly()
         config = resolve_config(args)
         out = Path(args.out) if args.out is not None else default_out(config)
+        check_writable_place(out, "--out", folder=True)  # why before any data: a path through a file, a read-only disk
         interrupt_on_sigterm()
         status = StatusFile(args.status_file, out=str(out), command=["easiness.score", *(argv or sys.argv[1:])])
         return _run_and_report(config, out, args, status)

@@ -7,6 +7,7 @@ separate processes; pure Python, no TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,8 +27,8 @@ class StatusFile:
 
     def __init__(self, path: str | os.PathLike | None, *, total: int = 0, **fields: Any):
         self.path = Path(path) if path else None
-        if self.path is not None and not self.path.parent.is_dir():  # why first: one line, not a traceback
-            raise EasinessError(f"--status-file {self.path}: the folder {self.path.parent} does not exist")
+        if self.path is not None:
+            check_status_file(self.path)
         now = time.time()
         self.data: dict[str, Any] = {"state": "starting", "pid": os.getpid(), "started": now, "updated": now,
                                      "done": 0, "total": total, "progress": 0.0, "message": "", **fields}
@@ -46,6 +47,17 @@ class StatusFile:
     def _write(self) -> None:
         if self.path is not None:
             write_json_atomic(self.path, self.data)
+
+
+def check_status_file(path: str | os.PathLike) -> None:
+    """EasinessError (one line, nothing written) when ``--status-file`` cannot be written: its
+    folder is missing, a part of its path is a file, it names a folder, or a read-only place."""
+    from easiness.cli import check_writable_place
+
+    path = Path(path)
+    if not path.parent.exists():
+        raise EasinessError(f"--status-file {path}: the folder {path.parent} does not exist")
+    check_writable_place(path, "--status-file", folder=False)
 
 
 def read_status(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -82,7 +94,8 @@ def stop_if_terminated() -> None:
 def run_job(status: StatusFile, work: Callable[[], None], *, resume_hint: str) -> int:
     """Run ``work`` and keep the status file's final state true; the exit status.
 
-    Done: 0. A user error: state "failed", re-raised for the caller's one-line message.
+    Done: 0. A user error or a file system error (a full or read-only disk): state "failed" (if
+    the status file can still be written), re-raised for the caller's one-line message.
     Interrupted (Ctrl-C, SIGTERM): state "cancelled", ``resume_hint`` on stderr, 130.
     """
     try:
@@ -90,9 +103,21 @@ def run_job(status: StatusFile, work: Callable[[], None], *, resume_hint: str) -
         status.update(state="done", message="finished")
         return 0
     except EasinessError as err:
-        status.update(state="failed", message=str(err))
+        _last(status, state="failed", message=str(err))
+        raise
+    except OSError as err:  # a full or read-only disk: one line from the command, the study resumable
+        from easiness.cli import os_error_line
+
+        _last(status, state="failed", message=os_error_line(err))
         raise
     except KeyboardInterrupt:
-        status.update(state="cancelled", message="interrupted")
+        _last(status, state="cancelled", message="interrupted")
         print(f"interrupted: {resume_hint}", file=sys.stderr)
         return 130
+
+
+def _last(status: StatusFile, **fields: Any) -> None:
+    """The final status, if it can still be written (on a full disk it cannot: the command's
+    own one-line error says why, and the app sees the process gone)."""
+    with contextlib.suppress(OSError):
+        status.update(**fields)

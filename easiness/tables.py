@@ -31,7 +31,7 @@ import functools
 import io
 import os
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Sequence
+from typing import Any, BinaryIO, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -65,15 +65,32 @@ def check_models(study: Study, models: Sequence[str] | None) -> list[str]:
     return chosen
 
 
-def common_count(study: Study, models: Sequence[str]) -> int:
-    """C: the completed checkpoints every one of ``models`` has."""
-    return min(len(study.checkpoints(m)) for m in models)
+Runs = Mapping[str, Sequence[int]]  # model -> the run indices averaged (default: the study's default runs)
 
 
-def checkpoint_index(study: Study, models: Sequence[str], t: int | None) -> int:
+def _runs_of(runs: Runs | None, model: str) -> Sequence[int] | None:
+    return None if runs is None else runs.get(model)
+
+
+def common_count(study: Study, models: Sequence[str], runs: Runs | None = None) -> int:
+    """C: the completed checkpoints every one of ``models`` has (over the ``runs`` averaged)."""
+    return min(study.losses(m, runs=_runs_of(runs, m)).shape[1] if runs else len(study.checkpoints(m))
+               for m in models)
+
+
+def checkpoint_epoch(study: Study, model: str, k: int, runs: Runs | None = None) -> float:
+    """The epoch of checkpoint ``k`` (0-based) of ``model``'s runs."""
+    chosen = _runs_of(runs, model)
+    if chosen is None:
+        return float(study.checkpoints(model)[k]["epoch"])
+    first = next(m for m in study.runs(model) if m["run"] == chosen[0])
+    return float(first["planned"][k]["epoch"])
+
+
+def checkpoint_index(study: Study, models: Sequence[str], t: int | None, runs: Runs | None = None) -> int:
     """The 0-based checkpoint of the 1-based ``t`` (the app's ``t``; None = the last checkpoint
     every model in ``models`` has); EasinessError naming the valid range otherwise."""
-    count = common_count(study, models)
+    count = common_count(study, models, runs)
     if t is None:
         return count - 1
     if not 1 <= t <= count:
@@ -92,9 +109,10 @@ def check_fraction(fraction: float) -> float:
 # --------------------------------------------------------------------------- scores of one model
 
 
-def model_easiness(study: Study, model: str, k: int) -> np.ndarray:
-    """``[N]`` float64 easiness (Eq. 1) of ``model`` at checkpoint ``k`` (0-based); NaN -> inf."""
-    values = metrics.easiness(study.losses(model), checkpoint=k)
+def model_easiness(study: Study, model: str, k: int, runs: Sequence[int] | None = None) -> np.ndarray:
+    """``[N]`` float64 easiness (Eq. 1) of ``model`` at checkpoint ``k`` (0-based) over ``runs``
+    (default: the study's default runs); NaN -> inf."""
+    values = metrics.easiness(study.losses(model, runs=runs), checkpoint=k)
     # why: a run that diverged must not make the whole table unreadable; the app shows it as
     # the hardest value too (easiness.ui.compute.easiness_at)
     values[np.isnan(values)] = np.inf
@@ -124,11 +142,12 @@ class ModelScores:
     k: int  # checkpoint, 0-based
     fraction: float  # share of each of the easy and hard sets
     per_class: bool  # easy/hard sets per class instead of over all examples
+    runs: Sequence[int] | None = None  # the runs averaged (default: the study's default runs)
 
     @functools.cached_property
     def easiness(self) -> np.ndarray:
         """``[N]`` float64 easiness at ``k``."""
-        return model_easiness(self.study, self.model, self.k)
+        return model_easiness(self.study, self.model, self.k, self.runs)
 
     @functools.cached_property
     def sets(self) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +171,8 @@ COLUMNS: dict[str, ColumnBuilder] = {
 
 def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpoint: int = -1,
                    fraction: float = 0.1, per_class: bool = False,
-                   columns: Sequence[str] | None = None, scores: Sequence[str] | None = ()) -> pd.DataFrame:
+                   columns: Sequence[str] | None = None, scores: Sequence[str] | None = (),
+                   runs: Runs | None = None) -> pd.DataFrame:
     """One row per training example (study order) with each model's scores at one checkpoint.
 
     Args:
@@ -165,6 +185,8 @@ def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpo
         scores: difficulty scores of :mod:`easiness.scores` to add: none (the default), their
             names (ScoreUnavailable when a model's runs lack an array one needs), or None for
             every score each model's runs allow.
+        runs: model -> the run indices averaged (:mod:`easiness.run_choice`; default: every
+            readable run but failed ones without a committed checkpoint).
 
     Returns:
         ``[N rows]``: id (str), label (int), class (categorical), then ``<score>_<model>``;
@@ -172,17 +194,17 @@ def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpo
         scores were left out (one line per model that lacks arrays).
     """
     chosen = check_models(study, models)
-    k = _checkpoint(study, chosen, checkpoint)
+    k = _checkpoint(study, chosen, checkpoint, runs)
     frac = check_fraction(fraction)
     names = _column_names(columns)
     wanted = scores if scores is None else study_scores.check_names(scores) if scores else []
     for model in chosen if wanted else []:
-        study_scores.require(study, model, wanted)  # why first: fail before reading any model
+        study_scores.require(study, model, wanted, runs=_runs_of(runs, model))  # why first: fail before reading any model
     data, added, notes = _base_columns(study), {}, []
     for model in chosen:
-        builders = ModelScores(study, model, k, frac, per_class)
+        builders = ModelScores(study, model, k, frac, per_class, _runs_of(runs, model))
         data.update({f"{name}_{model}": COLUMNS[name](builders) for name in names})
-        extra = _difficulty_columns(study, model, k, wanted, skip=names)
+        extra = _difficulty_columns(study, model, k, wanted, skip=names, runs=_runs_of(runs, model))
         if extra is not None:
             data.update({f"{name}_{model}": values for name, values in extra.mean.items()})
             added[model] = extra.names
@@ -193,21 +215,21 @@ def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpo
 
 
 def _difficulty_columns(study: Study, model: str, k: int, wanted: Sequence[str] | None,
-                        skip: Sequence[str]) -> study_scores.ScoreSet | None:
+                        skip: Sequence[str], runs: Sequence[int] | None = None) -> study_scores.ScoreSet | None:
     """The difficulty scores ``wanted`` (None: all available) of ``model`` at ``k``, less those
     already among the columns (easiness); None when there is nothing to add."""
     if wanted is not None:
         wanted = [w for w in wanted if w not in skip]
         if not wanted:
             return None
-    result = study_scores.compute(study, model, at=k, names=wanted)
+    result = study_scores.compute(study, model, at=k, names=wanted, runs=runs)
     for name in [n for n in result.mean if n in skip]:
         del result.mean[name]
     return result
 
 
-def _checkpoint(study: Study, models: Sequence[str], checkpoint: int) -> int:
-    count = common_count(study, models)
+def _checkpoint(study: Study, models: Sequence[str], checkpoint: int, runs: Runs | None = None) -> int:
+    count = common_count(study, models, runs)
     if not -count <= checkpoint < count:
         raise EasinessError(f"checkpoint index {checkpoint} is out of range for {count} checkpoints")
     return checkpoint % count
@@ -268,6 +290,8 @@ def check_destination(path: Path, fmt: str | None = None) -> str:
     """The format to write ``path`` in (``fmt``, else from the suffix); refuses before any work a
     missing folder, a folder as the file, an unknown format and parquet without an engine."""
     if not path.parent.is_dir():
+        if path.parent.exists():
+            raise EasinessError(f"{path.parent} is a file, not a folder; give another --out")
         raise EasinessError(f"the folder {path.parent} does not exist; create it first")
     if path.is_dir():
         raise EasinessError(f"{path} is a folder; give a file name")
@@ -284,8 +308,10 @@ def write_table(frame: pd.DataFrame, path: str | os.PathLike, fmt: str) -> None:
     writer = _WRITERS[check_destination(path, fmt)]
     try:
         atomic.write_atomic(path, lambda f: writer(frame, f))
-    except OSError as e:
-        raise EasinessError(f"cannot write {path} ({e.strerror or e})") from None
+    except OSError as e:  # a full or read-only disk: one line naming the file (not its temp file)
+        from easiness.cli import os_error_line
+
+        raise EasinessError(os_error_line(OSError(e.errno, e.strerror or str(e), str(path)))) from None
 
 
 def _write_csv(frame: pd.DataFrame, f: BinaryIO) -> None:

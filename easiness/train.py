@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import math
 import shutil
 import sys
@@ -396,13 +397,29 @@ def _commit_epoch(member: Member, *, epoch: int, plan: list[dict], per_epoch: in
     """Write the run's training state, then commit the epoch's loss rows with it (manifest last)."""
     run = member.run
     name = f"epoch-{epoch + 1:05d}"
-    member.state.write(str(run.state_dir / name))
+    write_state(member.state, run.state_dir / name)
     end_step = (epoch + 1) * per_epoch
     done = sum(c["step"] <= end_step for c in plan)
     previous = run.manifest.get("state")
     run.commit(done=done, history=member.history, state=name)
     if previous and previous != name:
         _remove_state(run, previous)
+
+
+def write_state(state: tf.train.Checkpoint, path) -> None:
+    """Write the training state at ``path``; a file system failure (a full or read-only disk),
+    which TensorFlow reports as its own error type, becomes an OSError naming ``path`` so that the
+    command ends with one line and the run resumes from its last commit."""
+    try:
+        state.write(str(path))
+    except tf.errors.OpError as err:
+        text = " ".join(str(err.message).split())
+        code = next((c for words, c in _FS_ERRORS if words in text), errno.EIO)
+        raise OSError(code, f"cannot write the training state ({text[:200]})", str(path)) from None
+
+
+_FS_ERRORS = (("No space left", errno.ENOSPC), ("Disk quota", errno.EDQUOT),
+              ("Read-only file system", errno.EROFS), ("Permission denied", errno.EACCES))
 
 
 def _remove_state(run: RunWriter, name: str) -> None:

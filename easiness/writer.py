@@ -429,7 +429,8 @@ class RunWriter:
     """One run's folder open for writing loss rows in place and committing them.
 
     Deviation from the plain temp-file rule, on purpose: ``losses.npy`` ([planned, N], up to a
-    gigabyte) is preallocated once and rows are written in place, because copying the whole file
+    gigabyte) is preallocated once and rows are written in place (``pwrite``, so that a full disk
+    is an ``OSError`` naming the file, not a SIGBUS), because copying the whole file
     through temp+replace at every checkpoint would be far too slow. Safety comes from the
     manifest instead: rows are only ever written at positions ``>= done`` (never committed ones),
     they are flushed to disk before the manifest that lists them is atomically replaced, and
@@ -447,7 +448,7 @@ class RunWriter:
         self.state_dir.mkdir(exist_ok=True)
         self._planned: list[dict[str, Any]] = manifest["planned"]
         self._written: set[int] = set()
-        self._maps: dict[str, np.memmap] = {}  # file name -> read-write memory map, opened on first write
+        self._files: dict[str, tuple[Any, np.dtype, int, int]] = {}  # file name -> (open file, dtype, data offset, row bytes)
         if manifest["status"] != "created" and manifest["status"] != "done":
             # why: record where and on what a resumed run continued; saved with the next commit
             manifest.setdefault("resumes", []).append(
@@ -505,7 +506,7 @@ class RunWriter:
             if row.shape != (n,):
                 raise StoreError(f"{name} must have shape ({n},), got {row.shape}")
         for name, row in rows.items():
-            self._memmap(f"{name}.npy")[k] = row
+            self._write_at(f"{name}.npy", k, row)
         self._written.add(k)
 
     def commit(self, *, done: int, history: Sequence[Mapping] | None = None,
@@ -522,8 +523,7 @@ class RunWriter:
         missing = [k for k in range(self.done, done) if k not in self._written]
         if missing:
             raise StoreError(f"checkpoint {missing[0]} was never written; write_row before commit")
-        for array in self._maps.values():
-            array.flush()  # why: msync the rows to disk before the manifest lists them
+        self._sync()  # why: the rows must be on disk before the manifest lists them
         changes: dict[str, Any] = {"status": "running", "reason": None, "done": done,
                                    "checkpoints": self._planned[:done]}
         if history is not None:
@@ -547,16 +547,34 @@ class RunWriter:
         self.close()
 
     def close(self) -> None:
-        """Release the memory maps of losses.npy and the records (reopened by the next write_row)."""
-        for array in self._maps.values():
-            array.flush()
-        self._maps = {}
+        """Close losses.npy and the records (reopened by the next write_row)."""
+        files, self._files = self._files, {}
+        for f, *_ in files.values():
+            f.close()
 
-    def _memmap(self, filename: str) -> np.memmap:
-        """``filename`` (losses.npy or a record's file) mapped read-write, opened on first use."""
-        if filename not in self._maps:
-            self._maps[filename] = np.load(self.path / filename, mmap_mode="r+")
-        return self._maps[filename]
+    def _write_at(self, filename: str, k: int, row: np.ndarray) -> None:
+        """Write ``row`` as row ``k`` of ``filename`` (losses.npy or a record's file), in place;
+        an OSError (a full disk) names the file."""
+        path = self.path / filename
+        try:
+            if filename not in self._files:
+                _, dtype, offset = atomic.npy_layout(path)
+                f = open(path, "r+b", buffering=0)
+                self._files[filename] = (f, dtype, offset, dtype.itemsize * int(self.manifest["dataset"]["n"]))
+            f, dtype, offset, size = self._files[filename]
+            atomic.pwrite_all(f.fileno(), np.ascontiguousarray(row, dtype=dtype).tobytes(), offset + k * size)
+        except OSError as e:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        except ValueError as e:
+            raise StoreError(f"{path} is unreadable ({one_line(e)}); move the run aside") from None
+
+    def _sync(self) -> None:
+        """fsync the rows written since the last commit; an OSError names the file."""
+        for filename, (f, *_) in self._files.items():
+            try:
+                os.fsync(f.fileno())
+            except OSError as e:
+                raise OSError(e.errno, e.strerror or str(e), str(self.path / filename)) from None
 
     def _write_manifest(self, changes: Mapping[str, Any]) -> None:
         """Atomically replace manifest.json with the current one updated by ``changes``."""
