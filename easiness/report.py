@@ -2,8 +2,9 @@
 
 Per model: test accuracy over runs, the easiness range, and the class mix of the easy and hard
 sets; then the matching rates between models at the first and the last checkpoint (Eq. 2,
-Fig. 3) against chance, and, for the synthetic dataset, easiness by appearance mode and for
-flipped labels (the ground truth behind the paper's bias hypothesis).
+Fig. 3) against chance, each model's easy and hard sets at the first checkpoint against the last
+(Table 1), and, for the synthetic dataset, easiness by appearance mode and for flipped labels (the
+ground truth behind the paper's bias hypothesis).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def summary(study: Study, *, fraction: float = FRACTION) -> str:
         return "\n".join(lines + ["no completed checkpoint yet"])
     lines += _model_table(study, usable, fraction)
     lines += _matching_table(study, usable, fraction)
+    lines += _beginning_end(study, usable, fraction)
     lines += _ground_truth(study, usable)
     lines += [f"problem: {p}" for p in study.problems]
     return "\n".join(lines)
@@ -66,6 +68,18 @@ def _matching_table(study: Study, names: list[str], fraction: float) -> list[str
         first = f"{rates['easy'][0]:.2f} / {rates['hard'][0]:.2f}"
         last = f"{rates['easy'][-1]:.2f} / {rates['hard'][-1]:.2f}"
         lines.append(f"  {a + ' vs ' + b:44s} {first:>17s}  {last:>16s}")
+    return lines
+
+
+def _beginning_end(study: Study, names: list[str], fraction: float) -> list[str]:
+    """Table 1: each model's easy (hard) set at the first checkpoint against the last."""
+    names = [name for name in names if len(study.checkpoints(name)) > 1]
+    if not names:
+        return []
+    lines = ["beginning vs end (Table 1): easy / hard set at the first checkpoint against the last:"]
+    for name in names:
+        rates = metrics.beginning_end(study.losses(name), fraction=fraction)
+        lines.append(f"  {name:44s} {rates['easy']:.2f} / {rates['hard']:.2f}")
     return lines
 
 
