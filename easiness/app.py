@@ -51,8 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         cmd = command(sys.argv[1:] if argv is None else argv)
     except SystemExit as stop:  # --help or a one-line usage error
         return int(stop.code or 0)
+    if hasattr(os, "execv"):  # why: become streamlit, so a signal to this process (Ctrl-C, a
+        os.execv(cmd[0], cmd)  # terminate) reaches the server itself; a child would outlive us
     try:
-        return subprocess.call(cmd, env=os.environ.copy())
+        return subprocess.call(cmd)
     except KeyboardInterrupt:
         return 130
 

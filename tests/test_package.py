@@ -118,6 +118,8 @@ def serve_the_app(python: str, work: Path, env: dict[str, str]) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+    with pytest.raises(OSError):  # the launcher became the server: terminating it stopped the server
+        urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
 
 
 def render_a_page(url: str) -> None:
