@@ -59,7 +59,7 @@ def list_ablations(root: str | os.PathLike) -> list[dict[str, Any]]:
             loaded = load(path)
             entry.update(study=Path(loaded.meta.get("study", "")).name,
                          model=loaded.meta.get("settings", {}).get("model", ""), points=len(loaded.rows))
-        except (OSError, ValueError, KeyError) as e:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # whatever damaged files hold
             entry["problem"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         found.append(entry)
     return found
@@ -69,6 +69,8 @@ def load(path: str | os.PathLike) -> Loaded:
     """Read ``path``'s ablation.json and ablation.csv (no rows yet: an empty list)."""
     folder = Path(path)
     meta = json.loads((folder / JSON_FILE).read_text())
+    if not isinstance(meta, dict):
+        raise ValueError(f"{JSON_FILE} is not a JSON object")
     csv = folder / CSV_FILE
     rows = ablation.parse_rows(csv.read_text()) if csv.is_file() else []
     return Loaded(folder, meta, rows)

@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 import sys
 import time
@@ -65,6 +66,8 @@ PRESETS: dict[str, FakeSpec] = {
                          checkpoints=200, dtype="float16", image_size=8, ground_truth=False,
                          steps_per_epoch=5005),
 }
+
+BROKEN_SPEC = FakeSpec(n=60, runs=3, checkpoints=2)  # the studies write_broken damages: small, 3 runs a model
 
 
 def write_fake_study(root: str | Path, spec: FakeSpec = FakeSpec()) -> Path:
@@ -194,34 +197,138 @@ def _fingerprint(spec: FakeSpec) -> str:
 
 
 def write_broken(root: str | Path, kind: str) -> Path:
-    """A folder under ``root`` that the app must list as unreadable (or with a problem), never
-    crash on. kind: one of :data:`BROKEN`."""
+    """A folder ``root/kind`` that the app must list as unreadable or with a problem, or show with
+    a notice, and never crash on. kind: one of :data:`BROKEN`.
+
+    Study-level kinds leave no readable study; run-level kinds damage some runs of a readable
+    study (3 runs per model) and leave the others usable; "escape" also writes the folder
+    ``<root>-outside/escape`` beside the runs root, which its symlinks lead to."""
     path = Path(root) / kind
-    if kind == "foreign":  # someone else's folder that happens to have a models/ subfolder
-        (path / "models" / "notes").mkdir(parents=True)
-        (path / "models" / "notes" / "readme.txt").write_text("not a study")
-        return path
-    if kind == "interrupted":  # creation killed before study.json: only the marker is there
-        path.mkdir(parents=True)
-        (path / ".easiness-creating").write_bytes(b"")
-        return path
-    write_fake_study(path, dataclasses.replace(PRESETS["tiny"], runs=2, checkpoints=3))
-    if kind == "corrupt":
-        (path / "study.json").write_text('{"schema_version": 1, "dataset": ')
-    elif kind == "future":
-        meta = json.loads((path / "study.json").read_text())
-        (path / "study.json").write_text(json.dumps({**meta, "schema_version": 99}))
-    elif kind == "half-run":  # one run killed before its first commit, another with a bad losses.npy
-        run = path / "models" / PRESETS["tiny"].models[0]
-        (run / "run-000" / "manifest.json").unlink()
-        with open(run / "run-001" / "losses.npy", "r+b") as f:
-            f.truncate(64)
-    else:
+    if kind not in BROKEN:
         raise ValueError(f"unknown kind {kind!r}; choose one of {', '.join(BROKEN)}")
+    if kind in _EMPTY:
+        _EMPTY[kind](path)
+        return path
+    write_fake_study(path, BROKEN_SPEC)
+    _DAMAGE[kind](path)
     return path
 
 
-BROKEN = ("corrupt", "future", "half-run", "foreign", "interrupted")
+def _foreign(path: Path) -> None:  # someone else's folder that happens to have a models/ subfolder
+    (path / "models" / "notes").mkdir(parents=True)
+    (path / "models" / "notes" / "readme.txt").write_text("not a study")
+
+
+def _interrupted(path: Path) -> None:  # creation killed before study.json: only the marker is there
+    path.mkdir(parents=True)
+    (path / ".easiness-creating").write_bytes(b"")
+
+
+def _run(path: Path, model: int, run: int) -> Path:
+    """The folder of run ``run`` of the ``model``-th model of a broken study."""
+    return path / "models" / BROKEN_SPEC.models[model] / f"run-{run:03d}"
+
+
+def _truncate(file: Path, keep: float = 0.5) -> None:
+    """Cut a ``.npy`` file to its header and ``keep`` of its data (the header still reads)."""
+    with open(file, "rb") as f:
+        np.lib.format.read_magic(f)
+        np.lib.format.read_array_header_1_0(f)
+        header = f.tell()
+    size = file.stat().st_size
+    os.truncate(file, header + int((size - header) * keep))
+
+
+def _edit_json(file: Path, **changes) -> None:
+    """Rewrite a JSON file with some fields changed."""
+    file.write_text(json.dumps({**json.loads(file.read_text()), **changes}))
+
+
+def _half_run(path: Path) -> None:  # one run killed before its first commit, another with a bad header
+    (_run(path, 0, 0) / "manifest.json").unlink()
+    os.truncate(_run(path, 0, 1) / "losses.npy", 64)
+
+
+def _truncated_records(path: Path) -> None:  # margins and EL2N recorded beside the losses, cut short
+    _truncate(_run(path, 1, 0) / "margins.npy")
+    _truncate(_run(path, 1, 2) / "el2n.npy")
+
+
+def _garbage_manifest(path: Path) -> None:  # one manifest is bytes, another JSON of the wrong shape
+    (_run(path, 0, 0) / "manifest.json").write_bytes(b"\x00\xffgarbage")
+    _edit_json(_run(path, 0, 2) / "manifest.json", planned=[{"epoch": "one", "step": "ten"}] * BROKEN_SPEC.checkpoints,
+               history=[1, 2])
+
+
+def _text_losses(path: Path) -> None:  # a losses.npy of the right shape that holds text, not floats
+    np.save(_run(path, 0, 0) / "losses.npy", np.full((BROKEN_SPEC.checkpoints, BROKEN_SPEC.n), "1.0"))
+
+
+def _nan_losses(path: Path) -> None:  # committed rows that read fine but hold NaN and infinity
+    for run, (columns, value) in ((0, (slice(0, 5), np.nan)), (1, (slice(5, 8), np.inf))):
+        rows = np.load(_run(path, 0, run) / "losses.npy", mmap_mode="r+")
+        rows[:, columns] = value
+        rows.flush()
+        del rows
+
+
+def _plans_differ(path: Path) -> None:  # runs of one model whose committed checkpoints disagree
+    manifest = _run(path, 0, 1) / "manifest.json"
+    plan = json.loads(manifest.read_text())["planned"]
+    _edit_json(manifest, planned=[{**p, "epoch": p["epoch"] + 0.5} for p in plan])
+
+
+def _unreadable(path: Path) -> None:  # permissions: a run folder and a losses file nobody may read
+    os.chmod(_run(path, 0, 1), 0)
+    os.chmod(_run(path, 1, 0) / "losses.npy", 0)
+
+
+def _fifo(path: Path) -> None:  # a named pipe where a file should be: reading it would block forever
+    for folder, name in ((_run(path, 0, 0), "manifest.json"), (_run(path, 1, 1), "losses.npy")):
+        (folder / name).unlink()
+        os.mkfifo(folder / name)
+
+
+def _escape(path: Path) -> None:  # a model folder and a run folder that are symlinks out of the runs root
+    outside = path.parent.parent / f"{path.parent.name}-outside" / path.name
+    outside.mkdir(parents=True)
+    for source in (path / "models" / BROKEN_SPEC.models[0], _run(path, 1, 1)):
+        target = outside / source.parent.name / source.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(source, target)
+        source.symlink_to(target, target_is_directory=True)
+
+
+_EMPTY = {"foreign": _foreign, "interrupted": _interrupted}
+_DAMAGE = {
+    # the study itself cannot be read
+    "corrupt": lambda p: (p / "study.json").write_text('{"schema_version": 1, "dataset": '),
+    "future": lambda p: _edit_json(p / "study.json", schema_version=99),
+    "not-utf8": lambda p: (p / "study.json").write_bytes(b'{"schema_version": 1, "dataset": "\xff\xfe"}'),
+    "no-ids": lambda p: (p / "ids.npy").unlink(),
+    "short-ids": lambda p: np.save(p / "ids.npy", np.load(p / "ids.npy")[1:]),
+    "bad-labels": lambda p: (p / "labels.npy").write_bytes(b"\x93NUMPY garbage"),
+    "labels-range": lambda p: np.save(p / "labels.npy", np.arange(BROKEN_SPEC.n, dtype=np.int32) % 7 - 1),
+    "no-images": lambda p: (p / "images.npy").unlink(),
+    "images-dtype": lambda p: np.save(p / "images.npy", np.zeros((BROKEN_SPEC.n, 8, 8))),
+    "bad-extras": lambda p: (p / "extras" / "flipped.npy").write_bytes(b"not numpy"),
+    # some runs cannot be read (or read wrong); the others stay usable
+    "half-run": _half_run,
+    "truncated-losses": lambda p: _truncate(_run(p, 0, 1) / "losses.npy"),
+    "truncated-records": _truncated_records,
+    "garbage-manifest": _garbage_manifest,
+    "losses-dtype": _text_losses,
+    "unreadable": _unreadable,
+    "fifo": _fifo,
+    "escape": _escape,
+    # reads fine, but the data are wrong
+    "mode-values": lambda p: np.save(p / "extras" / "mode.npy", np.full(BROKEN_SPEC.n, 1e12)),
+    "nan-losses": _nan_losses,
+    "plans-differ": _plans_differ,
+}
+BROKEN = ("foreign", "interrupted", *_DAMAGE)
+UNREADABLE = ("foreign", "interrupted", "corrupt", "future", "not-utf8", "no-ids", "short-ids", "bad-labels",
+              "labels-range", "no-images", "images-dtype", "bad-extras")  # the kinds no page can open
 
 
 def disk_usage(root: str | Path) -> int:

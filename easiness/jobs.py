@@ -164,22 +164,39 @@ def _folder(job_id: str, runs_root: str | os.PathLike) -> Path:
 
 
 def _load(folder: Path) -> Job | None:
-    """The job in ``folder`` with its state derived now, or None if it has no readable job.json."""
+    """The job in ``folder`` with its state derived now, or None if its job.json (or status.json)
+    cannot be read as one: a damaged job folder hides that job, never the page listing jobs."""
     try:
         meta = read_json(folder / JOB_FILE, "job")
         pid = int(meta["pid"])
+        status = read_status(folder / STATUS_FILE) if _regular(folder / STATUS_FILE) else None
+        return _job(folder, meta, pid, status if isinstance(status, dict) else {}) if pid > 0 else None
     except (StoreError, KeyError, TypeError, ValueError):
         return None
+
+
+def _job(folder: Path, meta: dict[str, Any], pid: int, status: dict[str, Any]) -> Job:
+    """The :class:`Job` that ``job.json`` and ``status.json`` describe (ValueError or TypeError
+    for fields of the wrong type)."""
     module = str(meta.get("module", "easiness.score"))
-    status = read_status(folder / STATUS_FILE) or {}
     state = _state(status.get("state"), alive(pid, module), bool(meta.get("cancel_requested")))
     message = status.get("message") or ""
     if state in ("died", "failed") and not message:
         message = last_line(folder / LOG_FILE)
-    return Job(id=folder.name, module=module, args=list(meta.get("args", [])), out=meta.get("out"), pid=pid,
-               created=float(meta.get("created", 0)), state=state, done=int(status.get("done", 0)),
-               total=int(status.get("total", 0)), progress=float(status.get("progress", 0.0)),
-               message=str(message))
+    out = meta.get("out")
+    return Job(id=folder.name, module=module, args=[str(a) for a in meta.get("args", [])],
+               out=None if out is None else str(out), pid=pid, created=float(meta.get("created", 0)), state=state,
+               done=int(status.get("done", 0)), total=int(status.get("total", 0)),
+               progress=float(status.get("progress", 0.0)), message=str(message))
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file we may look at (a FIFO in its place would block a read
+    forever)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _state(reported: str | None, running: bool, cancel_requested: bool) -> str:
@@ -240,6 +257,8 @@ def cancel(job_id: str, runs_root: str | os.PathLike) -> bool:
 def log_tail(job_id: str, runs_root: str | os.PathLike, *, lines: int = 20) -> str:
     """The last ``lines`` lines of the job's output."""
     path = _folder(job_id, runs_root) / LOG_FILE
+    if not _regular(path):
+        return ""
     try:
         with open(path, "rb") as f:
             f.seek(max(0, os.fstat(f.fileno()).st_size - 64 * 1024))
@@ -251,6 +270,8 @@ def log_tail(job_id: str, runs_root: str | os.PathLike, *, lines: int = 20) -> s
 
 def last_line(path: Path) -> str:
     """The last non-empty line of a log file ("" if none)."""
+    if not _regular(path):
+        return ""
     try:
         with open(path, "rb") as f:
             f.seek(max(0, os.fstat(f.fileno()).st_size - 4096))

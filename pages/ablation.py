@@ -9,7 +9,7 @@ import streamlit as st
 from easiness import ablate, ablation, ablation_view, jobs, scores, study_scores
 from easiness.errors import EasinessError
 from easiness.store import Study
-from easiness.ui import controls, roots, urlstate
+from easiness.ui import controls, guard, roots, urlstate
 from easiness.ui.tables import STATUS_ICONS
 
 FRACTION_CHOICES = [round(0.1 * i, 1) for i in range(1, 10)]
@@ -35,6 +35,11 @@ def _jobs_for(root: Path, path: Path, *, active_only: bool) -> list[jobs.Job]:
 
 
 def _draw(root: Path, path: Path) -> None:
+    with guard.notices(root, f"The ablation {path.name}"):  # why here: the live fragment reruns alone
+        _chart_and_readout(root, path)
+
+
+def _chart_and_readout(root: Path, path: Path) -> None:
     loaded = ablation_view.load(path)
     st.caption(ablation_view.summary_line(loaded))
     for job in _jobs_for(root, path, active_only=False):
@@ -63,11 +68,11 @@ def _draw(root: Path, path: Path) -> None:
 def _job_progress(root: Path, job: jobs.Job) -> None:
     """The job adding points to this ablation: state, progress, cancel."""
     text, button = st.columns([5, 1])
-    state = STATUS_ICONS.get(job.state, job.state)
+    state, message = STATUS_ICONS.get(job.state, job.state), roots.redact(job.message, root)
     if job.total:
-        text.progress(min(job.progress, 1.0), text=f"{state} · {job.done} of {job.total} epochs · {job.message}")
+        text.progress(min(job.progress, 1.0), text=f"{state} · {job.done} of {job.total} epochs · {message}")
     else:
-        text.caption(f"{state} · {job.message}")
+        text.caption(f"{state} · {message}")
     if job.active and button.button("Cancel", key=f"cancel-{job.id}"):
         jobs.cancel(job.id, root)
         st.rerun()
@@ -75,18 +80,25 @@ def _job_progress(root: Path, job: jobs.Job) -> None:
 
 def start_form(root: Path) -> None:
     """Choose a study and model, then the points; the job runs ``python -m easiness.ablate``."""
-    names = roots.readable(roots.studies(root))
+    entries = roots.studies(root)
+    names = roots.readable(entries)
     if not names:
         st.info("An ablation needs a finished study: create one on the Scoring jobs page.")
         return
     left, right = st.columns(2)
-    study_name = left.selectbox("Study", names, key="ablate_study")
-    study = Study.open(roots.inside(root, study_name))
+    study_name = left.selectbox("Study", names, index=names.index(roots.default_study(entries)), key="ablate_study")
+    _not_offered(entries)
+    study = controls.open_listed(root, study_name)
+    if study is None:
+        return
+    for problem in controls.study_problems(root, study):
+        st.warning(problem, icon=":material/warning:")
     models = [m for m in study.models if study.checkpoints(m)]
     if not models:
         st.info(f"{study_name} has no scored model yet.")
         return
     model = right.selectbox("Model (its scores; the model retrained)", models, key="ablate_model")
+    controls.nonfinite_notice(study, [model], len(study.checkpoints(model)) - 1)
     score = _score_choice(study, model)
     with st.form("ablate"):
         strategies = st.multiselect("Strategies", list(ablation.ALL_STRATEGIES), default=list(ablation.STRATEGIES),
@@ -106,6 +118,13 @@ def start_form(root: Path) -> None:
             _submit(root, name, study=roots.inside(root, study_name), model=model, strategies=strategies,
                     fractions=fractions, seeds=seeds, epochs=epochs, balanced=balanced, easy_weighting=weighting,
                     score=score)
+
+
+def _not_offered(entries: list[dict]) -> None:
+    """Name the studies that cannot be opened, and why (the listing's reasons, no server paths)."""
+    lines = [f"{e['name']} ({e['problem']})" for e in entries if e["status"] == "unreadable"]
+    if lines:
+        st.caption(f"Not offered, since they cannot be opened: {'; '.join(lines)}.")
 
 
 def _score_choice(study: Study, model: str) -> str:
@@ -138,9 +157,9 @@ def _submit(root: Path, name: str, **fields) -> None:
         ablate.check_out(ablate.resolve(ablate.build_parser().parse_args(args)))
         job_id = jobs.start(args, root, module="easiness.ablate")
     except EasinessError as e:
-        st.error(str(e))
+        st.error(roots.redact(e, root))
         return
-    st.success(f"Started job {job_id}: python -m easiness.ablate {' '.join(args)}")
+    st.success(roots.redact(f"Started job {job_id}: python -m easiness.ablate {' '.join(args)}", root))
 
 
 root = controls.runs_root()
@@ -151,10 +170,14 @@ st.caption("Remove a fraction of the training set chosen by easiness (easy, hard
            "AUM...) can choose instead, also by pruning its k easiest (easy-topk, as Data Diet does); the curves of "
            "every score run into one ablation are drawn together.")
 
-chosen = [e["name"] for e in ablation_view.list_ablations(root)
-          if e["problem"] is None and roots.inside(root, e["name"]) is not None]
+listed = ablation_view.list_ablations(root)
+chosen = [e["name"] for e in listed if e["problem"] is None and roots.inside(root, e["name"]) is not None]
+broken = {e["name"]: f"cannot be read ({roots.redact(e['problem'], root)})" for e in listed if e["problem"]}
+if broken:
+    st.caption("Not shown: " + "; ".join(f"{name}, which {why}" for name, why in broken.items()) + ".")
 if chosen:
-    picked = urlstate.select("Ablation", chosen, key="ablation", default=chosen[0], what="the ablation", parse=str)
+    picked = urlstate.select("Ablation", chosen, key="ablation", default=chosen[0], what="the ablation", parse=str,
+                             explain=broken.get)
     results(root, roots.inside(root, picked))
 else:
     urlstate.forget("ablation")

@@ -8,8 +8,9 @@ study, model = controls.study_and_model()
 runs = study.runs(model)
 st.title(f"Runs of {model}")
 
+controls.nonfinite_notice(study, [model], len(study.checkpoints(model)) - 1)
 training.accuracy_chart(runs)
-training.runs_table(runs)
+training.runs_table(study, runs)
 
 st.subheader("All models")
 training.models_summary(study)

@@ -3,6 +3,7 @@ shows the same numbers as ``easiness.metrics``, and study names from a URL never
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -163,8 +164,11 @@ def test_a_partial_fake_study_is_running(tmp_path):
 def test_broken_folders_are_listed_with_a_reason(tmp_path, kind):
     fake.write_broken(tmp_path, kind)
     (entry,) = roots.studies(tmp_path)
-    assert entry["problem"] and str(tmp_path) not in entry["problem"]
-    assert entry["status"] == ("done" if kind == "half-run" else "unreadable")
+    if kind in ("mode-values", "nan-losses", "plans-differ") or (kind == "unreadable" and os.geteuid() == 0):
+        assert entry["problem"] is None  # they read fine (root reads anything): the pages name the damage
+    else:
+        assert entry["problem"] and str(tmp_path) not in entry["problem"]
+    assert entry["status"] == ("unreadable" if kind in fake.UNREADABLE else "done")
 
 
 def test_histogram_goes_logarithmic_for_losses_spanning_decades():

@@ -413,7 +413,7 @@ def test_the_page_survives_a_root_of_broken_folders(tmp_path, monkeypatch):
     (tmp_path / "s.csv").write_text("id,s\nex-1,1\n")
     at = open_page(tmp_path, monkeypatch, study="corrupt", scores="s.csv", column="nope", t="9")
     assert not at.exception, [e.value for e in at.exception]
-    assert at.selectbox(key="study").value == "half-run" and at.selectbox(key="scores").value == "s.csv"
+    assert at.selectbox(key="study").value == "mode-values" and at.selectbox(key="scores").value == "s.csv"
     assert "joined 1 of 1 score rows" in " ".join(c.value for c in at.caption)
 
 

@@ -3,7 +3,8 @@ and streamlit only; never TensorFlow).
 
 Plumbing:
 
-- :mod:`easiness.ui.roots`: the runs root, the study listing, safe study names.
+- :mod:`easiness.ui.roots`: the runs root, the study listing, safe study names, text without server paths.
+- :mod:`easiness.ui.guard`: whatever a page fails on becomes a one-line notice, never a traceback.
 - :mod:`easiness.ui.compute`: numpy views of a study (easy/hard sets, curves, matrices).
 - :mod:`easiness.ui.tables`: those views as small pandas tables, one row per chart mark.
 - :mod:`easiness.ui.charts`: Altair charts of the tables.

@@ -47,11 +47,14 @@ def study_token(path: Path) -> tuple:
 
 @st.cache_resource(max_entries=16, show_spinner=False)
 def _open(path: str, token: tuple) -> Study:
-    return Study.open(path)
+    # why within the parent: studies are opened only as folders of the runs root (roots.inside),
+    # and nothing in them may lead out of it
+    return Study.open(path, within=Path(path).parent)
 
 
 def open_study(path: Path) -> Study:
-    """The study in ``path``, opened once per change of its ``study.json``; StoreError if not."""
+    """The study in ``path`` (a folder of the runs root), opened once per change of its
+    ``study.json``; StoreError if not."""
     return _open(str(path), study_token(path))
 
 
@@ -80,6 +83,18 @@ def masks(r: Ref, k: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     easy.setflags(write=False)
     hard.setflags(write=False)
     return easy, hard
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def nonfinite(r: Ref, k: int) -> int:
+    """How many examples have a NaN or infinite easiness at ``k`` (a run diverged on them)."""
+    return int(np.count_nonzero(~np.isfinite(easiness(r, k))))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def ground_truth_problem(path: str, token: tuple) -> str | None:
+    """Why the ground truth of the study at ``path`` cannot be shown (None if it can)."""
+    return compute.ground_truth_problem(_open(path, token).extras)
 
 
 @st.cache_data(ttl=3, show_spinner=False)

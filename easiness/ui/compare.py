@@ -22,7 +22,7 @@ import streamlit as st
 from easiness import agreement
 from easiness.errors import EasinessError
 from easiness.store import Study
-from easiness.ui import cache, compute, urlstate
+from easiness.ui import cache, compute, roots, urlstate
 
 SCATTER_POINTS = 2_000  # points drawn at most: a uniform sample of the joined examples
 POINT_BUDGET = 15_000_000  # losses read for the Spearman curve's default resolution (as Fig. 3's)
@@ -159,7 +159,7 @@ def load(study: Study, source: Source) -> agreement.ScoreFile:
     try:
         return scores(source.key, source)
     except EasinessError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(roots.redact(e, study.root.parent), icon=":material/error:")
         st.stop()
 
 
@@ -185,7 +185,7 @@ def join(study: Study, source: Source, column: str) -> agreement.Joined:
     try:
         result = joined(str(study.root), cache.study_token(study.root), source.key, column, study, source)
     except EasinessError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(roots.redact(e, study.root.parent), icon=":material/error:")
         st.stop()
     st.caption(result.summary())
     return result

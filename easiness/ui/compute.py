@@ -18,10 +18,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from easiness import layout, metrics
-from easiness.store import Study
+from easiness.store import StoreError, Study
 from easiness.synthetic import MODE_NAMES
 
 FLIPPED = "flipped label"
+MAX_LOOKS = 64  # look codes a ground-truth view names (the synthetic dataset has 3); more is damage
 
 
 def easiness_at(study: Study, model: str, k: int, *, run: int | None = None) -> np.ndarray:
@@ -196,15 +197,55 @@ def find_example(ids: np.ndarray, example_id: str) -> int | None:
 
 def ground_truth_groups(extras: Mapping[str, np.ndarray]) -> tuple[np.ndarray, list[str]] | None:
     """``([N] int group codes, group names)`` from a synthetic study's ``mode`` and ``flipped``
-    extras (a flipped label is its own group, whatever its look); None without them."""
+    extras (a flipped label is its own group, whatever its look); None without them; StoreError
+    naming the file when they hold something else (a NaN or a huge code would index past the names)."""
     if "mode" not in extras:
         return None
-    mode = np.asarray(extras["mode"]).astype(np.int64)
+    mode = _codes(np.asarray(extras["mode"]), "mode", MAX_LOOKS)
     names = [f"{MODE_NAMES[g]} look" if g < len(MODE_NAMES) else f"look {g}" for g in range(int(mode.max()) + 1)]
     if "flipped" in extras:
-        mode = np.where(np.asarray(extras["flipped"], dtype=bool), len(names), mode)
+        mode = np.where(_codes(np.asarray(extras["flipped"]), "flipped", 2).astype(bool), len(names), mode)
         names.append(FLIPPED)
     return mode, names
+
+
+def ground_truth_problem(extras: Mapping[str, np.ndarray]) -> str | None:
+    """Why the study's ground truth cannot be shown; None when it can (or there is none)."""
+    try:
+        ground_truth_groups(extras)
+    except StoreError as e:
+        return str(e)
+    return None
+
+
+def _codes(values: np.ndarray, name: str, limit: int) -> np.ndarray:
+    """``values`` as ``[N]`` int64 codes; StoreError unless they are whole numbers in [0, limit)."""
+    ok = values.ndim == 1 and values.dtype.kind in "biuf"
+    if ok and values.dtype.kind == "f":
+        ok = bool(np.isfinite(values).all() and (values == np.round(values)).all())
+    if ok and values.size:
+        ok = 0 <= values.min() and values.max() < limit
+    if not ok:
+        raise StoreError(f"extras/{name}.npy holds {values.dtype} {values.shape}, not one code in 0..{limit - 1} "
+                         "per example; the ground truth cannot be shown")
+    return values.astype(np.int64)
+
+
+def plan_conflicts(study: Study) -> list[str]:
+    """One line per model whose runs planned other checkpoints within what they committed (one
+    resumed with other epochs, say): Eq. 1 averages runs at the same T, so only the checkpoints
+    every run shares are shown, and the line says where they part."""
+    lines = []
+    for model in study.models:
+        runs = [m for m in study.runs(model) if m["done"]]
+        for other in runs[1:]:
+            shared = layout.common_count([runs[0], other])
+            if shared < min(runs[0]["done"], other["done"]):
+                lines.append(f"{model}: run {other['run']} planned other checkpoints than run {runs[0]['run']} "
+                             f"from checkpoint {shared + 1} on; only the {shared} checkpoints its runs share "
+                             "are shown")
+                break
+    return lines
 
 
 def group_shares(codes: np.ndarray, groups: int, masks: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray]:

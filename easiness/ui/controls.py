@@ -3,7 +3,9 @@
 ``study`` and ``model`` live in the sidebar; a page's own choices (checkpoint ``t``, ``class``,
 fraction ``frac``) sit at the top of the page. A page that needs a study calls
 :func:`study_and_model`, which stops the page with a pointer to the start page when there is
-nothing to show.
+nothing to show, and lists in the sidebar what is wrong with the chosen study (runs that cannot
+be read, runs whose checkpoints disagree, unusable ground truth); :func:`checkpoint` says how
+many examples have a NaN or infinite loss at T. Every text names files relative to the runs root.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from easiness.store import StoreError, Study
-from easiness.ui import cache, navigation, roots, urlstate
+from easiness.ui import cache, compute, navigation, roots, urlstate
 
 ALL_CLASSES = "all classes"
 DEFAULT_PERCENT = 10  # the paper's easy/hard share
@@ -42,20 +44,40 @@ def runs_root() -> Path:
 
 
 def choose_study(root: Path) -> Study | None:
-    """Sidebar: the study, chosen from the listing of ``root``; None when none can be opened."""
-    names = roots.readable(cache.listing(str(root)))
+    """Sidebar: the study, chosen from the listing of ``root``; None when none can be opened.
+
+    A link naming a study that cannot be opened falls back to a readable one without problems
+    if there is one (never to an unreadable one), with a notice saying what is wrong with it."""
+    entries = cache.listing(str(root))
+    names = roots.readable(entries)
     if not names:
+        _unreadable_link(entries)
         urlstate.forget("study")
         return None
     with st.sidebar:
-        name = urlstate.select("Study", names, key="study", default=names[0], what="the study",
-                               parse=str, help=f"Studies under {roots.describe_root(root)}")
+        name = urlstate.select("Study", names, key="study", default=roots.default_study(entries), what="the study",
+                               parse=str, help=f"Studies under {roots.describe_root(root)}",
+                               explain=lambda asked: roots.unreadable_reason(entries, asked))
+    return open_listed(root, name)
+
+
+def open_listed(root: Path, name: str) -> Study | None:
+    """The listed study ``name``; None, with a notice naming the reason, if it cannot be opened
+    (the listing may be seconds old: the study may have been damaged since)."""
     path = roots.inside(root, name)
     try:
         return cache.open_study(path) if path is not None else None
-    except StoreError as e:
-        st.sidebar.error(f"{name} cannot be opened: {e}")
+    except (StoreError, OSError) as e:
+        st.warning(f"{name} cannot be opened: {roots.redact(e, root)}", icon=":material/warning:")
         return None
+
+
+def _unreadable_link(entries: list[dict]) -> None:
+    """With no readable study at all, say why the study a link asks for cannot be opened."""
+    asked = st.query_params.get("study")
+    reason = roots.unreadable_reason(entries, asked) if asked else None
+    if reason:
+        st.warning(f"The link asks for the study {asked!r}, which {reason}.", icon=":material/warning:")
 
 
 def choose_model(study: Study) -> str | None:
@@ -66,7 +88,8 @@ def choose_model(study: Study) -> str | None:
         return None
     with st.sidebar:
         model = urlstate.select("Model", names, key="model", default=names[0], what="the model", parse=str)
-        st.caption(f"{study.dataset} · N = {study.n:,} · {study.num_classes} classes · {study.status}")
+        dataset = roots.redact(study.dataset, study.root.parent)  # a spec may name a folder: folder:/data/...
+        st.caption(f"{dataset} · N = {study.n:,} · {study.num_classes} classes · {study.status}")
     return model
 
 
@@ -78,14 +101,34 @@ def study_and_model() -> tuple[Study, str]:
         st.info(f"No readable study under {roots.describe_root(root)} yet: create one on the start page.")
         st.page_link("pages/start.py", label="Go to the start page", icon=":material/home:")
         st.stop()
+    problems = study_problems(root, study)
+    for problem in problems:
+        st.sidebar.warning(problem, icon=":material/warning:")
     model = choose_model(study)
     if model is None:
-        st.info(f"{study.root.name} has no completed checkpoint yet ({study.status}); "
-                "this page fills in as soon as the first epoch is scored.")
+        why = "see the notices in the sidebar" if problems else "this page fills in once the first epoch is scored"
+        st.info(f"{study.root.name} has no model with a completed checkpoint yet ({study.status}); {why}.")
         st.stop()
-    for problem in study.problems:
-        st.sidebar.warning(problem, icon=":material/warning:")
     return study, model
+
+
+def study_problems(root: Path, study: Study) -> list[str]:
+    """What is wrong with ``study``, one line each, paths relative to the runs root: runs that
+    cannot be read, models whose runs planned other checkpoints, unusable ground truth."""
+    lines = [*study.problems, *compute.plan_conflicts(study)]
+    ground_truth = cache.ground_truth_problem(str(study.root), cache.study_token(study.root))
+    if ground_truth:
+        lines.append(ground_truth)
+    return [roots.redact(line, root) for line in lines]
+
+
+def nonfinite_notice(study: Study, models: list[str], k: int) -> None:
+    """A notice per model with NaN or infinite losses at checkpoint ``k`` (counted as hardest)."""
+    for model in models:
+        count = cache.nonfinite(cache.ref(study, model), k)
+        if count:
+            st.warning(f"{model}: {count:,} of {study.n:,} examples have a NaN or infinite loss at T = {k + 1} in "
+                       "at least one run (a diverged run?); they count as the hardest.", icon=":material/warning:")
 
 
 def checkpoint(study: Study, models: list[str]) -> tuple[int, dict]:
@@ -97,6 +140,7 @@ def checkpoint(study: Study, models: list[str]) -> tuple[int, dict]:
                             help="T: the scoring checkpoint (one per epoch unless --score-every was set)")
     point = plans[0][t - 1]
     st.caption(f"T = {t} of {count}: epoch {point['epoch']:g}, {point['step']:,} updates")
+    nonfinite_notice(study, models, t - 1)
     return t - 1, point
 
 

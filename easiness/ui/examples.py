@@ -133,10 +133,11 @@ def _example_card(study: Study, r: cache.Ref, view: View, index: int) -> None:
     rank = int(np.count_nonzero(values < values[index])) + 1
     st.markdown(f"**{study.ids[index]}** · label **{study.class_names[int(study.labels[index])]}**  \n"
                 f"easiness at T: **{values[index]:.4g}** (rank {rank:,} of {study.n:,}, 1 = easiest)")
-    groups = ground_truth_groups(study.extras)
-    if groups is not None:
-        codes, names = groups
-        st.caption(f"ground truth: {names[int(codes[index])]}")
+    if cache.ground_truth_problem(r.path, r.token) is None:  # why: damaged ground truth is named in the sidebar
+        groups = ground_truth_groups(study.extras)
+        if groups is not None:
+            codes, names = groups
+            st.caption(f"ground truth: {names[int(codes[index])]}")
 
 
 def download(study: Study, model: str, view: View) -> None:

@@ -1,4 +1,8 @@
-"""Blocks of the jobs page (and of the start page's demo button): start, follow, cancel jobs."""
+"""Blocks of the jobs page (and of the start page's demo button): start, follow, cancel jobs.
+
+The form accepts only what the command line would (the dataset spec is checked before a job
+starts); a job that failed shows its one-line error; command lines, messages and logs name files
+relative to the runs root."""
 
 from __future__ import annotations
 
@@ -8,8 +12,9 @@ from pathlib import Path
 import streamlit as st
 
 from easiness import config as cfg
-from easiness import jobs
-from easiness.ui import roots
+from easiness import dataset_spec, jobs
+from easiness.errors import EasinessError
+from easiness.ui import guard, roots
 from easiness.ui.tables import STATUS_LABELS
 
 # The zoo's preset names, as the presets use them (the app cannot import the zoo: it imports
@@ -54,15 +59,16 @@ def start_form(root: Path) -> None:
 
 
 def _submit(root: Path, name: str, **fields) -> None:
-    """Validate the form's study name and start the job (errors shown in place)."""
+    """Validate the form's study name and dataset spec, and start the job (errors shown in place)."""
     out = roots.inside(root, name.strip())
     if out is None:
         st.error("The study name must be one folder name: letters, digits, '_', '.', '-'.")
         return
     try:
+        fields["dataset"] = dataset_spec.check(fields["dataset"], base=root.parent)  # where the job runs
         job_id = jobs.start(jobs.score_args(out=out, **fields), root)
-    except jobs.JobError as e:
-        st.error(str(e))
+    except EasinessError as e:
+        st.error(roots.redact(e, root))
         return
     st.success(f"Started job {job_id}.")
 
@@ -77,7 +83,8 @@ def job_list(root: Path) -> None:
 
 @st.fragment(run_every=2)
 def _live_jobs(root: Path) -> None:
-    _draw_jobs(root, live=True)
+    with guard.notices(root, "The job list"):  # why here: a fragment reruns alone, outside the page's guard
+        _draw_jobs(root, live=True)
 
 
 def _draw_jobs(root: Path, *, live: bool) -> None:
@@ -95,7 +102,7 @@ def _draw_jobs(root: Path, *, live: bool) -> None:
 
 
 def _job_row(root: Path, job: jobs.Job) -> None:
-    """One job in a bordered box."""
+    """One job in a bordered box; a failed one with its one-line error."""
     with st.container(border=True):
         started = datetime.datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M:%S")
         title, button = st.columns([5, 1])
@@ -104,10 +111,13 @@ def _job_row(root: Path, job: jobs.Job) -> None:
         if job.active and button.button("Cancel", key=f"cancel-{job.id}"):
             jobs.cancel(job.id, root)
             st.rerun()
-        if job.total:
-            st.progress(min(job.progress, 1.0), text=f"{job.done} of {job.total} epochs · {job.message}")
-        elif job.message:
-            st.caption(job.message)
-        with st.expander("command and log"):
-            st.code(f"python -m {job.module} " + " ".join(job.args), language="bash")
-            st.code(jobs.log_tail(job.id, root, lines=30) or "(no output yet)", language="text")
+        message = roots.redact(job.message, root)
+        if job.state in ("failed", "died"):
+            st.error(message or "It ended without a message; its log below may say why.", icon=":material/error:")
+        elif job.total:
+            st.progress(min(job.progress, 1.0), text=f"{job.done} of {job.total} epochs · {message}")
+        elif message:
+            st.caption(message)
+        with st.expander("command and log (paths relative to the runs root)"):
+            st.code(roots.redact(f"python -m {job.module} " + " ".join(job.args), root), language="bash")
+            st.code(roots.redact(jobs.log_tail(job.id, root, lines=30), root) or "(no output yet)", language="text")

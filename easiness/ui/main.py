@@ -1,8 +1,9 @@
 """The app's main script when it starts through ``python -m easiness.app`` (installed or not).
 
-The same two lines as the repository's ``app.py``: draw the frame, run the chosen page.
+The same two lines as the repository's ``app.py``: draw the frame, run the chosen page (its
+failures shown as notices).
 """
 
-from easiness.ui.navigation import frame
+from easiness.ui.navigation import frame, show
 
-frame().run()
+show(frame())

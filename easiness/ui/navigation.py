@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from easiness.ui import urlstate
+from easiness.ui import guard, roots, urlstate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +70,12 @@ def frame() -> st.Page:
     return navigation()
 
 
+def show(page: st.Page) -> None:
+    """Run ``page``; whatever it fails on ends it with a notice, not a traceback (:mod:`guard`)."""
+    with guard.notices(roots.runs_root(sys.argv[1:], os.environ)):
+        page.run()
+
+
 def ensure_frame() -> None:
     """Run the page through the frame when Streamlit ran its script without ``app.py``.
 
@@ -84,7 +92,7 @@ def ensure_frame() -> None:
     except ImportError:  # a future Streamlit without the old mode
         return
     if getattr(PagesManager, "uses_pages_directory", False):
-        frame().run()
+        show(frame())
         st.stop()
 
 

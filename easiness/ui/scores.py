@@ -18,7 +18,7 @@ from easiness import scores, stability
 from easiness.errors import EasinessError
 from easiness.store import Study
 from easiness.study_scores import ScoreSet, compute
-from easiness.ui import cache, charts, score_data, urlstate
+from easiness.ui import cache, charts, roots, score_data, urlstate
 from easiness.ui.examples import mosaic
 
 SHOWN = 24  # hardest examples per score
@@ -40,7 +40,7 @@ def load(study: Study, model: str, k: int) -> ScoreSet:
     try:
         return _scores(cache.ref(study, model), k)
     except EasinessError as e:
-        st.error(str(e), icon=":material/error:")
+        st.error(roots.redact(e, study.root.parent), icon=":material/error:")
         st.stop()
 
 

@@ -1,15 +1,19 @@
-"""Blocks of the runs page: how each run trained, and how it was configured."""
+"""Blocks of the runs page: how each run trained, and how it was configured. Text from the
+manifests (a failure's reason, the command line in the provenance) is shown with paths relative
+to the runs root, the study's parent folder."""
 
 from __future__ import annotations
 
 import json
+import numbers
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from easiness.store import Study
-from easiness.ui import charts, tables
+from easiness.ui import charts, roots, tables
 
 
 def accuracy_chart(manifests: list[dict]) -> None:
@@ -22,9 +26,11 @@ def accuracy_chart(manifests: list[dict]) -> None:
     st.altair_chart(charts.accuracy(frame), width="stretch")
 
 
-def runs_table(manifests: list[dict]) -> None:
-    """One row per run: seed, status, checkpoints, last accuracies."""
-    st.dataframe(tables.runs(manifests), hide_index=True, width="stretch",
+def runs_table(study: Study, manifests: list[dict]) -> None:
+    """One row per run: seed, status, checkpoints, last accuracies, the reason of a failure."""
+    frame = tables.runs(manifests)
+    frame["reason"] = frame["reason"].map(lambda text: _redacted(text, study))
+    st.dataframe(frame, hide_index=True, width="stretch",
                  column_config={"train accuracy": st.column_config.NumberColumn(format="%.3f"),
                                 "test accuracy": st.column_config.NumberColumn(format="%.3f")})
 
@@ -35,7 +41,7 @@ def models_summary(study: Study) -> None:
     for model in study.models:
         histories = study.history(model)
         finals = [h[-1].get("test_accuracy") for h in histories if h]
-        finals = [a for a in finals if a is not None]
+        finals = [a for a in finals if isinstance(a, numbers.Real) and not isinstance(a, bool)]
         rows.append({"model": model, "runs": len(histories), "checkpoints": len(study.checkpoints(model)),
                      "test accuracy": f"{np.mean(finals):.3f} ± {np.std(finals):.3f}" if finals else "n/a"})
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -46,13 +52,25 @@ def config_and_provenance(study: Study, manifests: list[dict]) -> None:
     first = manifests[0]
     left, right = st.columns(2)
     with left.expander("Config (saved with every run)", expanded=True):
-        st.json(first.get("config", {}))
+        st.json(_redacted(first.get("config", {}), study))
     with right.expander("Provenance: versions, commit, machine", expanded=True):
-        st.json(first.get("provenance", {}))
+        st.json(_redacted(first.get("provenance", {}), study))
     differing = [m["run"] for m in manifests[1:] if not _same(m, first)]
     if differing:
         st.warning(f"Runs {differing} were made with a different config or code version than run {first['run']}.")
-    st.caption(f"Dataset {study.dataset} · fingerprint `{study.fingerprint[:16]}…` · study folder `{study.root.name}`")
+    dataset = roots.redact(study.dataset, study.root.parent)
+    st.caption(f"Dataset {dataset} · fingerprint `{study.fingerprint[:16]}…` · study folder `{study.root.name}`")
+
+
+def _redacted(value: Any, study: Study) -> Any:
+    """``value`` (JSON) with every string's paths made relative to the runs root."""
+    if isinstance(value, str):
+        return roots.redact(value, study.root.parent)
+    if isinstance(value, dict):
+        return {k: _redacted(v, study) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, study) for v in value]
+    return value
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -15,8 +15,9 @@ CURVE_POINTS = 25  # checkpoints on the easiness-over-training curve
 
 
 def has_ground_truth(study: Study) -> bool:
-    """Whether the study knows each example's look (synthetic studies do)."""
-    return compute.ground_truth_groups(study.extras) is not None
+    """Whether the study knows each example's look (synthetic studies do), usable or not (the
+    sidebar names damaged ground truth, and :func:`summary` says it cannot be shown)."""
+    return "mode" in study.extras
 
 
 def explain_missing(study: Study) -> None:
@@ -27,6 +28,10 @@ def explain_missing(study: Study) -> None:
 
 def summary(study: Study, model: str, view: View) -> None:
     """Per group at T: count, mean and median easiness; and the group's share of each set."""
+    problem = cache.ground_truth_problem(str(study.root), cache.study_token(study.root))
+    if problem:
+        st.warning(f"{study.root.name}: {problem}.", icon=":material/warning:")
+        return
     r = cache.ref(study, model)
     count = len(study.checkpoints(model))
     ks = tuple(compute.spread(count, CURVE_POINTS))

@@ -20,25 +20,29 @@ from typing import Any, Callable, Sequence, TypeVar
 import streamlit as st
 
 T = TypeVar("T")
+Explain = Callable[[str], "str | None"]
 _MEMORY = "_view_memory"  # session_state: key -> the value last chosen, across pages
 
 
 def decide(key: str, options: Sequence[T], default: T, *, parse: Callable[[str], T | None],
-           what: str, fmt: Callable[[T], str] = str) -> T:
-    """Put the value the widget ``key`` starts from into ``st.session_state`` and return it."""
+           what: str, fmt: Callable[[T], str] = str, explain: Explain | None = None) -> T:
+    """Put the value the widget ``key`` starts from into ``st.session_state`` and return it.
+
+    explain: why a value from the URL is not an option (a damaged study, say), for the notice;
+    None (or a None answer) keeps the generic "which this view does not have"."""
     state = st.session_state
     remembered = state.setdefault(_MEMORY, {}).get(key)
     fallback = remembered if remembered in options else default
     if key in state:
         value = state[key] if state[key] in options else fallback
     else:
-        value = _from_url(key, options, fallback, parse=parse, what=what, fmt=fmt)
+        value = _from_url(key, options, fallback, parse=parse, what=what, fmt=fmt, explain=explain)
     state[key] = value
     return value
 
 
 def _from_url(key: str, options: Sequence[T], fallback: T, *, parse: Callable[[str], T | None],
-              what: str, fmt: Callable[[T], str]) -> T:
+              what: str, fmt: Callable[[T], str], explain: Explain | None = None) -> T:
     """The URL's value for ``key`` if it names a valid option; else ``fallback`` (with a notice
     when the URL had a value)."""
     raw = st.query_params.get(key)
@@ -47,8 +51,9 @@ def _from_url(key: str, options: Sequence[T], fallback: T, *, parse: Callable[[s
     value = _safe_parse(parse, raw)
     if value is not None and value in options:
         return value
-    st.warning(f"The link asks for {what} {raw!r}, which this view does not have; "
-               f"showing {fmt(fallback)} instead.", icon=":material/warning:")
+    reason = (explain(raw) if explain else None) or "this view does not have"
+    st.warning(f"The link asks for {what} {raw!r}, which {reason}; showing {fmt(fallback)} instead.",
+               icon=":material/warning:")
     return fallback
 
 
@@ -76,9 +81,10 @@ def forget(key: str) -> None:
 
 def select(label: str, options: Sequence[T], *, key: str, default: T, what: str,
            parse: Callable[[str], T | None], fmt: Callable[[T], str] = str,
-           format_func: Callable[[T], str] | None = None, help: str | None = None) -> T:
-    """A selectbox bound to the query parameter ``key``."""
-    decide(key, options, default, parse=parse, what=what, fmt=fmt)
+           format_func: Callable[[T], str] | None = None, help: str | None = None,
+           explain: Explain | None = None) -> T:
+    """A selectbox bound to the query parameter ``key`` (``explain`` as for :func:`decide`)."""
+    decide(key, options, default, parse=parse, what=what, fmt=fmt, explain=explain)
     value = st.selectbox(label, options, key=key, format_func=format_func or fmt, help=help)
     publish(key, value, fmt)
     return value
