@@ -68,6 +68,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     results = run(GPU_SECTIONS if args.gpu else SECTIONS, args)
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))
     bad = non_finite(results)
     if bad:
