@@ -52,6 +52,9 @@ def run_command(parser: argparse.ArgumentParser, argv: Sequence[str] | None,
     except EasinessError as err:
         print(f"error: {clean(str(err))}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # why: output piped into `head` that stopped reading is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's exit flush must not fail again
+        return 0
     except OSError as err:
         print(f"error: {os_error_line(err)}", file=sys.stderr)
         return 2

@@ -176,3 +176,11 @@ def test_a_study_json_that_is_not_utf8_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not valid JSON" in err[0] and "study.json" in err[0]
     assert (tmp_path / "s" / "study.json").read_bytes() == before
+
+
+def test_output_piped_into_a_reader_that_stops_is_no_error(tmp_path):
+    """`python -m easiness.score --list | true`: the closed pipe is neither an error line nor a traceback."""
+    done = subprocess.run(f"{sys.executable} -m easiness.score --list | true; echo rc=${{PIPESTATUS[0]}}",
+                          shell=True, executable="/bin/bash", capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}, timeout=120)
+    assert done.stdout.strip() == "rc=0" and done.stderr == "", done.stderr
