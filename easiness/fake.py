@@ -336,8 +336,10 @@ def disk_usage(root: str | Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in Path(root).rglob("*") if p.is_file())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m easiness.fake", description=__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    from easiness.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m easiness.fake", description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     parser.add_argument("--out", required=True, help="new study folder")
     parser.add_argument("--models", type=int, help="K models: the first K of the preset, padded with generic names")
@@ -345,23 +347,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoints", type=int, help="C checkpoints per run instead of the preset's")
     parser.add_argument("--no-records", action="store_true",
                         help="record losses only, as studies written before margins and EL2N were recorded")
-    args = parser.parse_args(argv)
-    spec = dataclasses.replace(PRESETS[args.preset], records=not args.no_records)
-    if args.checkpoints:
-        spec = dataclasses.replace(spec, checkpoints=args.checkpoints)
-    if args.models:
-        names = tuple(spec.models) + tuple(f"model{i}" for i in range(len(spec.models), args.models))
-        spec = dataclasses.replace(spec, models=names[:args.models])
-    out = Path(args.out)
-    if args.force and out.exists():
-        shutil.rmtree(out)
-    started = time.perf_counter()
-    write_fake_study(out, spec)
-    recorded = "losses, margins and EL2N" if spec.records else "losses only"
-    print(f"wrote {out}: N={spec.n}, {len(spec.models)} models x {spec.runs} runs x {spec.checkpoints} "
-          f"checkpoints ({spec.dtype}; {recorded}) in {time.perf_counter() - started:.0f}s, "
-          f"{disk_usage(out) / 2**30:.2f} GiB on disk")
-    return 0
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the fake study; bad input (an --out in a file, a folder holding another study) is
+    one line and exit status 2 (:func:`easiness.cli.run_command`)."""
+    from easiness.cli import run_command
+
+    def body(args: argparse.Namespace) -> int:
+        spec = dataclasses.replace(PRESETS[args.preset], records=not args.no_records)
+        if args.checkpoints:
+            spec = dataclasses.replace(spec, checkpoints=args.checkpoints)
+        if args.models:
+            names = tuple(spec.models) + tuple(f"model{i}" for i in range(len(spec.models), args.models))
+            spec = dataclasses.replace(spec, models=names[:args.models])
+        out = Path(args.out)
+        if args.force and out.exists():
+            shutil.rmtree(out)
+        started = time.perf_counter()
+        write_fake_study(out, spec)
+        recorded = "losses, margins and EL2N" if spec.records else "losses only"
+        print(f"wrote {out}: N={spec.n}, {len(spec.models)} models x {spec.runs} runs x {spec.checkpoints} "
+              f"checkpoints ({spec.dtype}; {recorded}) in {time.perf_counter() - started:.0f}s, "
+              f"{disk_usage(out) / 2**30:.2f} GiB on disk")
+        return 0
+
+    return run_command(build_parser(), argv, body)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness import ablate, ablation, atomic, compare, export, score
+from easiness import ablate, ablation, atomic, compare, export, fake, score
 from easiness import config as cfg
 from easiness.store import create_study
 
@@ -473,3 +473,15 @@ def test_an_error_after_tensorflow_loaded_is_the_only_line_unless_logs_are_asked
     loud = run_module("easiness.score", *args, cwd=tmp_path, env=clean_env(EASINESS_TF_LOGS="1"))
     assert loud.returncode == 2 and loud.stderr.splitlines()[-1] == quiet.stderr.strip()
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: (tmp / "afile").write_text("x") and tmp / "afile" / "study", "Not a directory"),
+    (lambda tmp: fake.write_fake_study(tmp / "other", fake.FakeSpec(n=30, classes=2, runs=1, checkpoints=1))
+     or tmp / "other", "holds a study of"),
+])
+def test_fake_refuses_a_bad_out_in_one_line(tmp_path, capsys, make, message):
+    out = make(tmp_path)
+    assert fake.main(["--out", str(out), "--preset", "tiny"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
