@@ -18,7 +18,8 @@ import keras
 import tensorflow as tf
 
 from easiness import models
-from easiness import data, train
+from easiness import data
+from easiness.training import train
 from easiness.config import Config
 from easiness.models.layers import FusedBatchNorm
 

@@ -18,7 +18,7 @@
    yet seen). It reports the process's peak resident memory (``resource.getrusage``), which
    includes Streamlit, pandas and Altair themselves.
 
-3. The scores table (issue 12): :func:`easiness.study_scores.scores_table` of one model of an
+3. The scores table (issue 12): :func:`easiness.analysis.study_scores.scores_table` of one model of an
    ImageNet-sized study that records margins and EL2N (N = 1,281,167, 10 runs, float16, no
    images), in a fresh process: wall seconds and peak memory, as the peak of the process's
    anonymous resident memory (what the computation holds; sampled every 20 ms), tracemalloc's
@@ -173,7 +173,7 @@ def scores_child(path: str) -> dict:
     import threading
     import tracemalloc
 
-    from easiness import study_scores
+    from easiness.analysis import study_scores
     from easiness.store import Study
 
     peak = {"anon": _anon_kib()}

@@ -3,7 +3,7 @@
     python benchmarks/callback.py                 # about a minute on 2 CPU cores
     python benchmarks/callback.py --n 20000 --epochs 6
 
-A small CNN on generated 32x32 images (:mod:`easiness.synthetic`: ten shapes, learnable) is
+A small CNN on generated 32x32 images (:mod:`easiness.data.synthetic`: ten shapes, learnable) is
 fitted the same way twice per round, in this one process: plain, and with a per-epoch
 LossLogger; rounds alternate so that drift of the machine's speed hits both alike. The first
 epoch of every fit is left out (it traces the compiled functions). Reported: the fastest and
@@ -31,7 +31,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from easiness import Study, synthetic  # noqa: E402
+from easiness import Study  # noqa: E402
+from easiness.data import synthetic
 from easiness.keras import LossLogger  # noqa: E402
 
 

@@ -25,8 +25,9 @@ import tensorflow as tf
 
 from easiness import models
 from benchmarks import generated, gflops
-from easiness import config, data, train
-from easiness.resident import ResidentSplit
+from easiness import config, data
+from easiness.training import train
+from easiness.data.resident import ResidentSplit
 
 PAPER_MODELS = ("wrn16_4", "densenet_bc100_k12", "resnext29_4x64d")
 QUICK_MODELS = ("wrn10_1",)

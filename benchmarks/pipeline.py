@@ -1,8 +1,8 @@
 """``autotune_off_speedup``: our input pipelines with tf.data's autotuning off, as shipped, against on.
 
 One run of ``--model`` trains whole augmented epochs through our compiled step, its batches from
-the trainer's own pipeline (:func:`easiness.augment.pipeline`, autotuning off:
-:func:`easiness.augment.with_pipeline_options`) and from the same pipeline with autotuning
+the trainer's own pipeline (:func:`easiness.data.augment.pipeline`, autotuning off:
+:func:`easiness.data.augment.with_pipeline_options`) and from the same pipeline with autotuning
 switched back on (tf.data's default). Epochs alternate between the two; the key is the ratio
 of the median epoch times (on over off, higher is better). The autotuner's cost comes and goes
 from epoch to epoch, so the median of several epochs (``--pipeline-epochs``) is used.
@@ -18,7 +18,8 @@ import keras
 import tensorflow as tf
 
 from easiness import models
-from easiness import data, train
+from easiness import data
+from easiness.training import train
 from easiness.config import Config
 
 

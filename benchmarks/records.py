@@ -18,7 +18,8 @@ import time
 import keras
 import tensorflow as tf
 
-from easiness import data, models, train
+from easiness import data, models
+from easiness.training import train
 from easiness.config import Config
 
 ROUNDS, QUICK_ROUNDS = 5, 2

@@ -96,7 +96,8 @@ def run_child(n: int) -> dict:
     import tensorflow as tf
 
     from benchmarks import generated
-    from easiness import data, store, train
+    from easiness import data, store
+    from easiness.training import train
 
     tracemalloc.start()  # why: numpy and Python allocations, apart from TensorFlow's native ones
     dataset = generated.generated_dataset(n, num_classes=CLASSES, side=SIDE)

@@ -4,7 +4,7 @@ A study trains M runs of a model (``--runs``, default 4). Same model, data, batc
 augmentation pipeline, in one process, three ways:
 
 - ours, as ``python -m easiness.score`` trains the M runs by default: fused, all M in one compiled
-  step (:func:`easiness.train.fuse_size`; CIFAR-sized images), each epoch one augmented training
+  step (:func:`easiness.training.train.fuse_size`; CIFAR-sized images), each epoch one augmented training
   pass per run and one per-example scoring pass of the training set (compiled, large batch,
   every example's loss at its index; its clean batches are kept in memory from the untimed
   first epoch on, as the trainer keeps them from its first checkpoint on);
@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from easiness import models
-from easiness import data, train
+from easiness import data
+from easiness.training import train
 from easiness.config import Config
 
 

@@ -2,10 +2,10 @@
 different architectures agree (Kishida & Nakayama, arXiv:1911.10739).
 
 Importing this package is cheap and never imports TensorFlow: the study reader and the analysis
-modules are numpy only. Training lives in :mod:`easiness.train` and :mod:`easiness.score`.
+modules are numpy only. Training lives in :mod:`easiness.training.train` and :mod:`easiness.score`.
 """
 
-from easiness import metrics
+from easiness.analysis import metrics
 from easiness.errors import EasinessError
 from easiness.store import Study
 
@@ -14,10 +14,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``easiness.scores_table`` (:func:`easiness.study_scores.scores_table`), imported on first
+    """``easiness.scores_table`` (:func:`easiness.analysis.study_scores.scores_table`), imported on first
     use: it needs pandas, which a plain ``import easiness`` does not pay for."""
     if name == "scores_table":
-        from easiness.study_scores import scores_table
+        from easiness.analysis.study_scores import scores_table
 
         return scores_table
     raise AttributeError(f"module 'easiness' has no attribute {name!r}")

@@ -2,10 +2,10 @@
 needs, and whether models agree on each, printed (the Scores page shows the same as charts).
 
 Per model at checkpoint T (default the last): Spearman's rho between every pair of ranking scores
-(oriented so +1 = the same order from easy to hard; :func:`easiness.stability.correlations`), and
+(oriented so +1 = the same order from easy to hard; :func:`easiness.analysis.stability.correlations`), and
 each score's split-half reliability with the runs needed for rho = 0.9 (Spearman-Brown,
-:func:`easiness.stability.stability`); then, for every pair of models, rho between their values
-of each score (:func:`easiness.stability.across_models`). Numpy and pandas only.
+:func:`easiness.analysis.stability.stability`); then, for every pair of models, rho between their values
+of each score (:func:`easiness.analysis.stability.across_models`). Numpy and pandas only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from easiness import stability
+from easiness.analysis import stability
 from easiness.cli import OneLineParser, run_command
 from easiness.store import Study
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_report(study: Study, model: str, at: int) -> tuple[list[str], dict]:
     """The printed lines of one model, and its run-averaged scores (for the model pairs)."""
-    from easiness.study_scores import compute
+    from easiness.analysis.study_scores import compute
 
     scored = compute(study, model, at=at, per_run=True)
     names, matrix = stability.correlations(scored.mean)

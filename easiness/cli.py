@@ -95,8 +95,8 @@ _WRITING = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 def os_error_line(err: OSError) -> str:
     """One line naming the file of a file system error and what to do: ``cannot write
     runs/x/ablation.csv: No space left on device; the disk is full: free space and run the same
-    command again to continue``. A temp file of :mod:`easiness.atomic` is named by its target."""
-    from easiness.atomic import target_name
+    command again to continue``. A temp file of :mod:`easiness.store.atomic` is named by its target."""
+    from easiness.store.atomic import target_name
 
     where = [target_name(str(f)) for f in (err.filename, err.filename2) if f is not None]
     what = err.strerror or " ".join(str(err).split()) or type(err).__name__

@@ -3,10 +3,10 @@ events, EL2N, AUM, a confidence...) agree with easiness?
 
 Per model: the examples joined, Spearman's rank correlation of easiness at T with the score, and
 the matching rates of the easy and hard 10% sets with the score's two tails, all among the joined
-examples only (the join rule and the definitions are in :mod:`easiness.agreement`). Easiness is
+examples only (the join rule and the definitions are in :mod:`easiness.analysis.agreement`). Easiness is
 the mean over each model's M runs; M is printed and written to the JSON (``m``, ``runs``). A model
 with a damaged (unreadable) or failed run is refused with one line naming the runs, unless
-``--skip-damaged`` asks to average its other runs (:mod:`easiness.run_choice`, as export and
+``--skip-damaged`` asks to average its other runs (:mod:`easiness.store.run_choice`, as export and
 ablate do). Bad input, and a ``--json`` that cannot be written (a full or read-only disk), end
 with one line on stderr and exit status 2. Numpy and pandas only; no TensorFlow.
 """
@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from easiness import agreement, atomic, run_choice, tables
+from easiness.analysis import agreement, tables
+from easiness.store import atomic, run_choice
 from easiness.cli import OneLineParser, check_writable_place, run_command
 from easiness.errors import EasinessError
 from easiness.export import chosen_runs, fraction

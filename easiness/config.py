@@ -4,6 +4,11 @@ A :class:`Config` is saved with every run (in its manifest), so a study can alwa
 made. Presets give the paper's configurations (full schedules, for GPUs) and CPU-sized variants;
 each carries the command that runs it and its expected runtime, which the README repeats.
 
+CIFAR-10 presets read ``npz:data/cifar10.npz``, the file ``python -m easiness.prepare cifar10``
+writes, relative to the folder the study runs in; the environment variable ``EASINESS_CIFAR10``
+(a dataset spec) replaces it, and ``--dataset`` replaces both. Expected times name the hardware
+they were measured on.
+
 This module is pure Python: the app and the analysis code read configs without TensorFlow.
 """
 
@@ -13,6 +18,7 @@ import dataclasses
 import math
 from typing import Any, Mapping
 
+from easiness.data import prepared
 from easiness.errors import EasinessError
 
 # The paper divides the learning rate by 10 at epochs 150 and 250 of 300 on CIFAR-10 and at
@@ -53,7 +59,7 @@ class Config:
     xla: str = "auto"  # XLA compilation of the steps: on | off | auto (on for GPUs)
     resident: str = "auto"  # training images in device memory: on | off | auto (GPUs, CIFAR-sized in-memory data)
     model_specs: tuple[tuple[str, str], ...] = ()  # (name, "module:function" or "file.py:function") of your own models
-    record: tuple[str, ...] = ("margins", "el2n")  # per-example arrays recorded beside the losses (easiness.scores)
+    record: tuple[str, ...] = ("margins", "el2n")  # per-example arrays recorded beside the losses (easiness.analysis.scores)
     record_dtype: str = "float16"  # storage of those arrays (float16 halves their disk and memory)
 
     def spec_of(self, model: str) -> str | None:
@@ -86,7 +92,12 @@ class Preset:
     config: Config
     description: str
     command: str
-    expected: str  # expected wall time and hardware
+    expected: str  # expected wall time, and the hardware it was measured on
+    data: str | None = None  # a data set of easiness.data.prepared: its environment variable replaces config.dataset
+
+
+CIFAR10 = prepared.get("cifar10")
+_FROM_CIFAR10 = f"{CIFAR10.path} (python -m easiness.prepare cifar10; or ${CIFAR10.env})"
 
 
 PRESETS: dict[str, Preset] = {
@@ -94,11 +105,11 @@ PRESETS: dict[str, Preset] = {
         Config(),
         "synthetic data with a built-in intra-class bias; two small CNNs, 4 runs each",
         "python -m easiness.score",
-        "about 3 minutes on 2 CPU cores",
+        "about 3 minutes on a 2-core CPU, measured: docs/results.md",
     ),
     "cifar10-cpu": Preset(
         Config(
-            dataset="folder:../shared/datasets/cifar10-jpeg.tar.gz",
+            dataset=CIFAR10.spec,
             models=("wrn10_1", "densenet_bc40_k12", "resnext11_2x16d"),
             runs=4, epochs=3, per_class=500,
             # why: on a CPU resnext11_2x16d scores 1.3x faster in batches of 256 than of 1,024 and
@@ -106,20 +117,23 @@ PRESETS: dict[str, Preset] = {
             # instead of 3.4 GB for 2.5% more time; wrn10_1 the same
             score_batch_size=256,
         ),
-        "real CIFAR-10, 500 images per class, the three small CIFAR families, M=4, 3 epochs",
+        f"real CIFAR-10 from {_FROM_CIFAR10}, 500 images per class, the three small CIFAR families, M=4, 3 epochs",
         "python -m easiness.score --preset cifar10-cpu --out runs/cifar10-cpu",
-        "about 25 minutes on 2 CPU cores",
+        "about 25 minutes on a 2-core CPU, 22 measured on idle cores: docs/results.md",
+        data=CIFAR10.name,
     ),
     "cifar10-full-cpu": Preset(
         Config(
-            dataset="folder:../shared/datasets/cifar10-jpeg.tar.gz",
+            dataset=CIFAR10.spec,
             models=("wrn10_1",),
             runs=4, epochs=20,  # lr / 10 at epochs 10 and 17: the paper's 150/250 of 300, scaled
             score_batch_size=256,
         ),
-        "real CIFAR-10, all 50,000 training images, wrn10_1, M=4, 20 epochs with the paper's step schedule",
+        f"real CIFAR-10 from {_FROM_CIFAR10}, all 50,000 training images, wrn10_1, M=4, 20 epochs with "
+        "the paper's step schedule",
         "python -m easiness.score --preset cifar10-full-cpu --out runs/cifar10-full-cpu",
-        "an hour or more on 2 CPU cores (measured: docs/results.md)",
+        "an hour or more on a 2-core CPU, 1:16 measured on shared cores: docs/results.md",
+        data=CIFAR10.name,
     ),
     "cifar10-paper": Preset(
         Config(
@@ -127,9 +141,11 @@ PRESETS: dict[str, Preset] = {
             models=("wrn16_4", "densenet_bc100_k12", "resnext29_4x64d"),
             runs=10, epochs=300,
         ),
-        "the paper's CIFAR-10 study: WRN-16-4, DenseNet-BC-100 k=12, ResNeXt-29 4x64d, M=10, 300 epochs",
+        f"the paper's CIFAR-10 study: WRN-16-4, DenseNet-BC-100 k=12, ResNeXt-29 4x64d, M=10, 300 epochs; "
+        f"tfds:cifar10 (python -m easiness.prepare cifar10 --source tfds prepares it; or ${CIFAR10.env})",
         "python -m easiness.score --preset cifar10-paper --out runs/cifar10-paper",
         "GPU job: days on one modern GPU (see benchmarks/bench.py --gpu for a projection)",
+        data=CIFAR10.name,
     ),
     "imagenet-paper": Preset(
         Config(
@@ -145,12 +161,18 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def preset(name: str) -> Preset:
-    """The preset called ``name``; an unknown name lists the valid ones."""
+def preset(name: str, environ: Mapping[str, str] | None = None) -> Preset:
+    """The preset called ``name``, its dataset taken from its data set's environment variable
+    (``EASINESS_CIFAR10``) when that is set in ``environ`` (default: the process's); an unknown
+    name lists the valid ones."""
     try:
-        return PRESETS[name]
+        found = PRESETS[name]
     except KeyError:
         raise EasinessError(f"unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}") from None
+    if found.data is None:
+        return found
+    dataset = prepared.spec_from_env(found.data, found.config.dataset, environ)
+    return dataclasses.replace(found, config=dataclasses.replace(found.config, dataset=dataset))
 
 
 def with_overrides(base: Config, overrides: Mapping[str, Any]) -> Config:

@@ -1,6 +1,6 @@
 """``python -m easiness.export STUDY --out FILE``: every training example's easiness, rank and
 easy/hard flags at checkpoint T, and its other difficulty scores (mean loss, correctness,
-forgetting, AUM, EL2N, data-map confidence and variability: :mod:`easiness.scores`), one row per
+forgetting, AUM, EL2N, data-map confidence and variability: :mod:`easiness.analysis.scores`), one row per
 example, as CSV, NPZ or parquet.
 
 ``--scores NAME ...`` chooses the difficulty scores (default: every one the study's runs allow;
@@ -10,9 +10,9 @@ named.
 
 Easiness is the mean over each model's M runs, and M is printed. A model with a damaged
 (unreadable) or failed run is refused with one line naming the runs, unless ``--skip-damaged``
-asks to average its other runs (:mod:`easiness.run_choice`, the rule ablate and compare follow too).
+asks to average its other runs (:mod:`easiness.store.run_choice`, the rule ablate and compare follow too).
 
-The table is :func:`easiness.tables.easiness_table` (the app's download holds its easiness
+The table is :func:`easiness.analysis.tables.easiness_table` (the app's download holds its easiness
 columns). The file is written atomically: a failure (a full or read-only disk too) leaves an
 existing ``--out`` as it was. Bad input ends with one line on stderr and exit status 2. Numpy and
 pandas only; no TensorFlow.
@@ -25,7 +25,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from easiness import run_choice, scores, study_scores, tables
+from easiness.store import run_choice
+from easiness.analysis import scores, study_scores, tables
 from easiness.cli import OneLineParser, check_writable_place, run_command
 from easiness.errors import EasinessError
 from easiness.store import Study
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def chosen_scores(names: Sequence[str] | None) -> list[str] | None:
-    """``--scores`` as :func:`easiness.tables.easiness_table` takes it: None (all the runs
+    """``--scores`` as :func:`easiness.analysis.tables.easiness_table` takes it: None (all the runs
     allow), [] for ``none``, else the checked names."""
     if names is None:
         return None
@@ -98,7 +99,7 @@ def export(args: argparse.Namespace) -> int:
 def chosen_runs(study: Study, models: Sequence[str] | None, *, skip_damaged: bool,
                 ) -> tuple[list[str], dict[str, tuple[int, ...]]]:
     """The models to use (``models``, default every scored one) and, by model, the runs averaged
-    (:mod:`easiness.run_choice`): EasinessError naming damaged or failed runs unless
+    (:mod:`easiness.store.run_choice`): EasinessError naming damaged or failed runs unless
     ``skip_damaged``, in which case each model left out runs is named in a ``note:`` line. Without
     ``models``, every model with a run folder is checked, so no damaged model drops out unsaid."""
     if models and any(m not in study.models and not run_choice.damaged(study, m) for m in models):

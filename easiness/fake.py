@@ -1,10 +1,10 @@
 """Fake studies written through the real study writer: fixtures for the app's tests and benchmark.
 
 The losses are random but shaped like real ones, so every page has something to show: each
-example has a latent difficulty (its class, an appearance mode as in :mod:`easiness.synthetic`,
+example has a latent difficulty (its class, an appearance mode as in :mod:`easiness.data.synthetic`,
 a flipped label for a few), every model sees that difficulty through its own noise and every run
 through a little more, and losses fall over the checkpoints for all but the flipped examples.
-Runs also record margins and EL2N (:mod:`easiness.scores`) derived from the same losses, as the
+Runs also record margins and EL2N (:mod:`easiness.analysis.scores`) derived from the same losses, as the
 trainer records them; ``records=False`` (``--no-records``) fakes a study written before that.
 Nothing here trains anything; numpy only, no TensorFlow.
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from easiness.store import create_study
 
-MODE_SHARES = (0.8, 0.1, 0.1)  # majority, two minority looks (as in easiness.synthetic)
+MODE_SHARES = (0.8, 0.1, 0.1)  # majority, two minority looks (as in easiness.data.synthetic)
 FLIP_SHARE = 0.03  # share of examples whose label is wrong
 _NOISE_POOL = 65_537  # extra noise values beyond N; row k reads a shifted window of the pool
 

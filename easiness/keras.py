@@ -30,7 +30,7 @@ logger against 1.17 s without, 1.33x; the scoring pass takes 0.3 s, a quarter of
 epoch). Nothing else runs per update: a per-epoch logger leaves Keras's batch hooks alone.
 
 Several processes may log different runs of one study at once: a run is claimed for the
-duration of its fit (:mod:`easiness.claims`); a run that is done, or being logged by another
+duration of its fit (:mod:`easiness.store.claims`); a run that is done, or being logged by another
 live process, is refused at construction. A finished run is never overwritten: log another run
 index or delete its folder. A run an earlier fit left unfinished (crashed, interrupted) starts
 again from scratch, since a new fit cannot continue it. A fit this process interrupted (an
@@ -52,11 +52,11 @@ from typing import Any, Callable, Mapping, Sequence
 import keras
 import tensorflow as tf
 
-from easiness import atomic
-from easiness.claims import STALE_AFTER, ClaimLost
-from easiness.layout import CREATING_MARKER, CREATION_LEASE, LOSS_DTYPES, STUDY_FILE, StoreError, validate_name
-from easiness.logged_data import LossLoggerError, RunUnavailable, ScoringData, from_arrays, from_dataset
-from easiness.logging_run import LoggedFit, LogSpec, open_fit, refusal
+from easiness.store import atomic
+from easiness.store.claims import STALE_AFTER, ClaimLost
+from easiness.store.layout import CREATING_MARKER, CREATION_LEASE, LOSS_DTYPES, STUDY_FILE, StoreError, validate_name
+from easiness.training.logged_data import LossLoggerError, RunUnavailable, ScoringData, from_arrays, from_dataset
+from easiness.training.logging_run import LoggedFit, LogSpec, open_fit, refusal
 from easiness.store import Study
 
 __all__ = ["LossLogger", "LossLoggerError", "RunUnavailable", "fit_runs"]
@@ -68,7 +68,7 @@ class LossLogger(keras.callbacks.Callback):
     study: the study folder (created if new; one holding other data is refused).
     x, y: the training data as arrays (``x [N, ...]``; ``y`` class indices ``[N]`` or one-hot
         ``[N, K]``), or ``x`` a ``tf.data.Dataset`` of ``(x, y)`` or ``(x, y, id)`` elements,
-        unbatched or batched, with ``y=None`` (:mod:`easiness.logged_data` says how batching
+        unbatched or batched, with ``y=None`` (:mod:`easiness.training.logged_data` says how batching
         is detected). Pass the data unshuffled and unaugmented: it is what gets scored.
     model_name: the study's name for this model (``[A-Za-z0-9_.-]+``); run: the run index m.
     ids: ``[N]`` unique example ids (arrays only; default: the positions "0".."N-1"). A

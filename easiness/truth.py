@@ -1,12 +1,12 @@
 """Which difficulty score finds what the ground truth says is hard? Numpy and pandas only.
 
 A study of the built-in synthetic data stores, per example, its appearance ``mode`` (0 = the
-majority look of its class, 1 and 2 = two minority looks) and whether its label was ``flipped``
-(:mod:`easiness.synthetic`). For every score of :mod:`easiness.scores`, oriented so that higher =
-harder (:func:`easiness.scores.hardness`), this module measures how well it separates
+majority mode of its class, 1 and 2 = two minority modes) and whether its label was ``flipped``
+(:mod:`easiness.data.synthetic`; grouped by :mod:`easiness.analysis.ground_truth`). For every score of :mod:`easiness.analysis.scores`, oriented so that higher =
+harder (:func:`easiness.analysis.scores.hardness`), this module measures how well it separates
 
 - flipped labels from all other examples, and
-- correctly labelled minority-look examples from correctly labelled majority-look ones,
+- correctly labelled minority-mode examples from correctly labelled majority-mode ones,
 
 by the area under the ROC curve (AUROC: the probability that a random positive ranks harder than a
 random negative, ties counting half; 0.5 = chance, 1 = perfect) and by the share of positives in the
@@ -22,22 +22,24 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from easiness import ranks, scores
+from easiness.analysis import ground_truth, ranks, scores
 from easiness.cli import OneLineParser, run_command
 from easiness.errors import EasinessError
 from easiness.store import Study
 
 
 def groups(study: Study) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """The two questions as (positives, negatives) boolean masks ``[N]``; EasinessError for a
+    """The two questions as (positives, negatives) boolean masks ``[N]``, from the study's
+    ground-truth groups (:func:`easiness.analysis.ground_truth.groups`); EasinessError for a
     study without the synthetic ground truth (``mode`` and ``flipped`` extras)."""
-    extras = study.extras
-    if "mode" not in extras or "flipped" not in extras:
+    found = ground_truth.groups(study.extras, merge_minorities=True) if "flipped" in study.extras else None
+    if found is None:
         raise EasinessError(f"{study.root.name} has no ground truth (the mode and flipped extras of a synthetic study)")
-    mode = np.asarray(extras["mode"])
-    flipped = np.asarray(extras["flipped"], dtype=bool)
-    clean = ~flipped
-    return {"flipped": (flipped, clean), "minority": (clean & (mode != 0), clean & (mode == 0))}
+    codes, names = found
+    flipped = codes == names.index(ground_truth.FLIPPED)
+    minority = codes == (names.index(ground_truth.MINORITY) if ground_truth.MINORITY in names else -1)
+    majority = codes == names.index(ground_truth.MAJORITY)
+    return {"flipped": (flipped, ~flipped), "minority": (minority, majority)}
 
 
 def auroc(hardness: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> float:
@@ -74,7 +76,7 @@ def truth_table(table: pd.DataFrame, masks: dict[str, tuple[np.ndarray, np.ndarr
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="python -m easiness.truth",
                       description="How well each difficulty score finds the flipped labels and the minority "
-                                  "looks of a synthetic study (AUROC, share of the hard 10%).")
+                                  "modes of a synthetic study (AUROC, share of the hard 10%).")
     p.add_argument("study", help="a study of the synthetic dataset")
     p.add_argument("--model", action="append", help="model(s) (default: every model)")
     p.add_argument("--checkpoint", type=int, help="T, 1-based (default: the last)")
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     def body(args: argparse.Namespace) -> int:
-        from easiness.study_scores import scores_table
+        from easiness.analysis.study_scores import scores_table
 
         study = Study.open(args.study)
         masks = groups(study)
@@ -91,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             at = -1 if args.checkpoint is None else args.checkpoint - 1
             table = scores_table(study, model, at=at)
             positives = {q: int(m[0].sum()) for q, m in masks.items()}
-            print(f"{model}: flipped labels n={positives['flipped']}, minority looks n={positives['minority']}"
+            print(f"{model}: flipped labels n={positives['flipped']}, minority modes n={positives['minority']}"
                   f" (AUROC: 0.5 = chance, 1 = perfect; hard10: share of the hard 10%)")
             print(truth_table(table, masks).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         return 0

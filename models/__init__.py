@@ -127,7 +127,7 @@ def register(name: str, build: Callable[..., keras.Model], *, spec: str | None =
     that module is importable (not ``__main__``). Registering a name again replaces it; a zoo name
     is refused (ModelSpecError), as is a name that cannot be a folder name.
     """
-    from easiness.layout import StoreError, validate_name
+    from easiness.store.layout import StoreError, validate_name
 
     try:
         validate_name(name, "model")

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness import Study, ablate, ablation
+from easiness import Study, ablate
 from easiness import config as cfg
+from easiness.analysis import ablation, ablation_plan
 from easiness.store import create_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,16 +113,16 @@ def test_an_out_folder_with_other_settings_or_other_files_is_refused(made_up, tm
 
 def test_truncated_schedule_keeps_the_milestone_epochs():
     full = cfg.Config(epochs=300)
-    short = ablate.truncated(full, epochs=200)
+    short = ablation_plan.truncated(full, epochs=200)
     assert short.epochs == 200 and short.score_every == 0
     assert [cfg.lr_at(short, e) for e in (149, 150, 199)] == [cfg.lr_at(full, e) for e in (149, 150, 199)]
-    three = ablate.truncated(cfg.Config(epochs=3), epochs=2)  # 3 epochs decay once, at epoch 2
+    three = ablation_plan.truncated(cfg.Config(epochs=3), epochs=2)  # 3 epochs decay once, at epoch 2
     assert [cfg.lr_at(three, e) for e in range(2)] == [0.1, 0.1]
 
 
 def test_config_from_run_reads_the_manifest_config():
     run = cfg.Config(dataset=TINY, epochs=5, batch_size=16, lr=0.05).run_config(MODEL)
-    config = ablate.config_from_run(json.loads(json.dumps(run)), epochs=2, seed=7)
+    config = ablation_plan.config_from_run(json.loads(json.dumps(run)), epochs=2, seed=7)
     assert config.epochs == 2 and config.batch_size == 16 and config.lr == 0.05 and config.seed == 7
     assert config.models == (MODEL,) and config.lr_milestones == cfg.CIFAR_MILESTONES
 
@@ -215,7 +216,7 @@ def test_stepwise_studies_follow_the_studys_schedule_whatever_the_retraining_epo
     study = write_study(tmp_path / "study", checkpoints=3)
     args = ablate.build_parser().parse_args(["--study", str(study), "--model", MODEL, "--checkpoint", "2",
                                              "--epochs", "10"])
-    plan = ablate.resolve(args)
+    plan = ablation_plan.resolve(ablate.request_of(args))
     assert plan.retrain.epochs == 10 and plan.rescore.epochs == 2 and plan.rescore.runs == 2
     study_config = cfg.Config(epochs=3)  # the made-up study trained 3 epochs: lr 0.1, 0.1, 0.01
     assert [cfg.lr_at(plan.rescore, e) for e in range(2)] == [cfg.lr_at(study_config, e) for e in range(2)]

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness import ablate, ablation, ablation_view, study_scores
+from easiness import ablate
 from easiness import config as cfg
-from easiness.ablation import AblationError
+from easiness.analysis import ablation, ablation_folder, ablation_plan, ablation_view, study_scores
+from easiness.training.ablation_run import Ablation
+from easiness.analysis.ablation import AblationError
 from easiness.store import Study, create_study
 
 TINY = "synthetic:classes=3,per_class=32,test_per_class=8,seed=1"
@@ -153,9 +155,9 @@ def old(tmp_path_factory) -> Path:
     return write_study(tmp_path_factory.mktemp("old") / "study", records=())
 
 
-def plan_of(study: Path, out: Path, *args: str) -> ablate.Plan:
-    return ablate.resolve(ablate.build_parser().parse_args(["--study", str(study), "--model", MODEL,
-                                                            "--out", str(out), *args]))
+def plan_of(study: Path, out: Path, *args: str) -> ablation_plan.Plan:
+    parsed = ablate.build_parser().parse_args(["--study", str(study), "--model", MODEL, "--out", str(out), *args])
+    return ablation_plan.resolve(ablate.request_of(parsed))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -179,7 +181,7 @@ def test_an_old_study_still_ablates_by_the_scores_it_can_give(old, tmp_path):
 
 
 def test_removal_by_el2n_uses_its_rank_normalised_run_mean(recorded, tmp_path):
-    job = ablate.Ablation(plan_of(recorded, tmp_path / "out", "--score", "el2n", "--strategy", "easy-topk"))
+    job = Ablation(plan_of(recorded, tmp_path / "out", "--score", "el2n", "--strategy", "easy-topk"))
     el2n = study_scores.compute(Study.open(recorded), MODEL, names=["el2n"]).mean["el2n"]
     np.testing.assert_allclose(job.values, ablation.removal_values("el2n", el2n))
     removed = job._removal("easy-topk", 0.25, 0)
@@ -187,15 +189,15 @@ def test_removal_by_el2n_uses_its_rank_normalised_run_mean(recorded, tmp_path):
 
 
 def test_easiness_values_are_unchanged_by_the_score_option(recorded, tmp_path):
-    from easiness import metrics
+    from easiness.analysis import metrics
 
-    job = ablate.Ablation(plan_of(recorded, tmp_path / "out"))
+    job = Ablation(plan_of(recorded, tmp_path / "out"))
     np.testing.assert_array_equal(job.values, metrics.easiness(Study.open(recorded).losses(MODEL), checkpoint=-1))
 
 
 def test_a_second_score_into_one_folder_shares_the_baselines(recorded, tmp_path):
     out = tmp_path / "out"
-    first = ablate.Ablation(plan_of(recorded, out, "--strategy", "stepwise", "random", "--fractions", "0.2",
+    first = Ablation(plan_of(recorded, out, "--strategy", "stepwise", "random", "--fractions", "0.2",
                                     "--seeds", "1"))
     out.mkdir()
     first.write_json()
@@ -203,27 +205,41 @@ def test_a_second_score_into_one_folder_shares_the_baselines(recorded, tmp_path)
     (out / "ablation.csv").write_text(ablation.format_rows(done))
     plan = plan_of(recorded, out, "--score", "el2n", "--strategy", "easy-topk", "random", "--fractions", "0.2",
                    "--seeds", "1")
-    assert ablate.check_out(plan)["requested"]["score"] == "easiness"  # the same settings: accepted
-    assert ablate.Ablation(plan).pending() == [("easy-topk", 0.2, 0)]  # full and random are shared
+    assert ablation_plan.check_out(plan)["requested"]["score"] == "easiness"  # the same settings: accepted
+    assert Ablation(plan).pending() == [("easy-topk", 0.2, 0)]  # full and random are shared
+
+
+def test_the_command_names_the_score_it_removes_by(recorded, tmp_path, capsys):
+    out = tmp_path / "out"
+    args = ["--score", "el2n", "--strategy", "easy-topk", "--fractions", "0.2", "--seeds", "1"]
+    job = Ablation(plan_of(recorded, out, *args))
+    out.mkdir()
+    job.write_json()
+    (out / "ablation.csv").write_text(ablation.format_rows([row(s, f, 0.8, "el2n", seed) for s, f, seed in job.points()]))
+    code = ablate.main(["--study", str(recorded), "--model", MODEL, "--out", str(out), *args])
+    assert code == 0  # every point recorded: nothing to train
+    printed = capsys.readouterr().out
+    assert f"({MODEL}, el2n over M=2 runs 0, 1, T=2) into {out}: 0 points to train, 2 already done" in printed
+    assert "easiness" not in printed.splitlines()[0]
 
 
 def test_stepwise_by_a_score_records_what_it_needs_and_uses_its_own_chain(old, recorded, tmp_path):
     plan = plan_of(recorded, tmp_path / "o", "--score", "aum", "--strategy", "stepwise", "--fractions", "0.2")
     assert "margins" in plan.rescore.record
     losses_only = cfg.with_overrides(cfg.Config(), {"record": ()})  # a study scored with --record losses
-    assert ablate.recording(losses_only, ("margins",)).record == ("margins",)
-    assert ablate.recording(cfg.with_overrides(cfg.Config(), {"record": ("el2n",)}), ("margins",)).record == (
+    assert ablation_plan.recording(losses_only, ("margins",)).record == ("margins",)
+    assert ablation_plan.recording(cfg.with_overrides(cfg.Config(), {"record": ("el2n",)}), ("margins",)).record == (
         "margins", "el2n")
-    assert ablate.recording(losses_only, ()).record == ()  # easiness needs nothing more
-    assert ablate.step_dir(tmp_path, 1, "aum") == tmp_path / "stepwise-aum" / "step-01"
-    assert ablate.step_dir(tmp_path, 1) == tmp_path / "stepwise" / "step-01"
+    assert ablation_plan.recording(losses_only, ()).record == ()  # easiness needs nothing more
+    assert ablation_folder.step_dir(tmp_path, 1, "aum") == tmp_path / "stepwise-aum" / "step-01"
+    assert ablation_folder.step_dir(tmp_path, 1) == tmp_path / "stepwise" / "step-01"
 
 
 def test_an_intermediate_study_without_the_array_fails_clearly(recorded, tmp_path):
     out = tmp_path / "out"
-    job = ablate.Ablation(plan_of(recorded, out, "--score", "aum", "--strategy", "stepwise", "--fractions", "0.2"))
+    job = Ablation(plan_of(recorded, out, "--score", "aum", "--strategy", "stepwise", "--fractions", "0.2"))
     kept = np.arange(10, 96)
-    folder = ablate.step_dir(out, 1, "aum")
+    folder = ablation_folder.step_dir(out, 1, "aum")
     _write_subset(folder, np.asarray(Study.open(recorded).ids)[kept])  # as a trainer recording losses only
     with pytest.raises(AblationError, match=r"stepwise by aum: the intermediate study .*step-01 lacks what the "
                                             r"score needs \(score aum needs margins.*delete .* trained again"):
@@ -243,8 +259,8 @@ def _write_subset(root: Path, ids: np.ndarray) -> None:
 
 
 def test_the_form_passes_the_score():
-    args = ablation_view.ablate_args(study="s", model=MODEL, out="o", strategies=["easy-topk"], fractions=[0.3],
-                                     seeds=1, score="forgetting")
+    args = ablation_plan.Request(study="s", model=MODEL, out="o", strategies=["easy-topk"], fractions=[0.3],
+                                 seeds=1, score="forgetting").argv()
     assert args[args.index("--score") + 1] == "forgetting"
     parsed = ablate.build_parser().parse_args(args)
     assert parsed.score == "forgetting" and parsed.strategies == ["easy-topk"]
@@ -296,7 +312,8 @@ def test_end_to_end_el2n_topk_then_stepwise_by_aum_into_one_folder(tmp_path):
 def test_the_page_form_offers_the_recorded_scores_and_passes_the_choice(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from easiness import fake, jobs
+    from easiness import fake
+    from easiness.ui import jobs
 
     runs = tmp_path / "runs"
     fake.write_fake_study(runs / "new", fake.FakeSpec(n=600, models=(MODEL,), runs=2, checkpoints=3))
@@ -306,13 +323,13 @@ def test_the_page_form_offers_the_recorded_scores_and_passes_the_choice(tmp_path
     monkeypatch.setattr(jobs, "start", lambda args, root, **kw: started.append(args) or "job-1")
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "pages" / "ablation.py"), default_timeout=30)
     at.run()
-    assert at.selectbox(key="ablate_study").value == "new" and len(at.selectbox(key="ablate_score").options) == 9
+    assert at.selectbox(key="study").value == "new" and len(at.selectbox(key="ablate_score").options) == 9
     at.selectbox(key="ablate_score").set_value("el2n").run()
     at.button[0].click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     args, = started
     assert args[args.index("--score") + 1] == "el2n"
-    at.selectbox(key="ablate_study").set_value("old").run()
+    at.selectbox(key="study").set_value("old").run()
     offered = [o.split(" (")[0] for o in at.selectbox(key="ablate_score").options]  # "el2n (Paul et al. 2021)"
     assert offered == ["easiness", "mean_loss", "confidence", "variability"]
     assert any("did not record margins or el2n" in c.value for c in at.caption)

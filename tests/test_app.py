@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from easiness import fake, jobs
+from easiness import fake
+from easiness.analysis import metrics
+from easiness.store import Study
+from easiness.ui import jobs
 from easiness.ui import navigation, roots
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,6 +70,33 @@ def warnings(at: AppTest) -> str:
     return " ".join(w.value for w in at.warning)
 
 
+def page_text(at: AppTest) -> str:
+    """Every text a reader sees on the page: titles, markdown, captions, notices, table cells."""
+    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "success")
+             for e in getattr(at, kind)]
+    parts += [" ".join(map(str, frame.value.astype(str).to_numpy().ravel())) for frame in at.dataframe]
+    return " ".join(parts)
+
+
+def charts(at: AppTest, *, top_level: bool = False) -> list[dict]:
+    """The Vega-Lite specs of the page's charts (those outside any column with ``top_level``)."""
+    nodes = at.main.children.values() if top_level else at.get("vega_lite_chart")
+    return [json.loads(node.proto.spec) for node in nodes if getattr(node, "type", None) == "vega_lite_chart"]
+
+
+def encodings(spec: dict) -> list[dict]:
+    return [layer.get("encoding", {}) for layer in spec.get("layer", [spec])]
+
+
+def order_losses(root: Path, model: str, order, *, checkpoint: int | None = None) -> None:
+    """Give every run of ``model`` the losses ``order`` (at one checkpoint, or at all)."""
+    for path in sorted((root / "models" / model).glob("run-*/losses.npy")):
+        rows = np.load(path, mmap_mode="r+")
+        rows[slice(None) if checkpoint is None else checkpoint] = np.asarray(order, dtype=rows.dtype)
+        rows.flush()
+        del rows
+
+
 # ----------------------------------------------------------------------------------- every page
 
 
@@ -88,13 +119,37 @@ def test_examples_page_shows_grids_histogram_and_class_mix(root, use_root):
     assert "easy set: easiness ≤" in captions and "hard set: easiness ≥" in captions
 
 
-def test_averaged_page_shows_three_images_with_uniformity(root, use_root):
+@pytest.mark.parametrize("percent", [5, 50])
+def test_the_grids_follow_the_share_up_to_their_cap(root, use_root, percent):
+    use_root(root)
+    at = open_page("examples", study="fake", model="wrn16_4", frac=str(percent))
+    no_errors(at)
+    size = metrics.set_size(SPEC.n, fraction=percent / 100)
+    shown = min(size, 48)
+    assert [s.value for s in at.subheader][:2] == [f"Easiest {shown} of all classes", f"Hardest {shown} of all classes"]
+    assert [len(at.dataframe[i].value) for i in range(2)] == [shown, shown]
+    captions = " ".join(c.value for c in at.caption)
+    if size > shown:  # the grid says why it shows fewer than the set holds
+        assert f"holds {size:,} examples; a grid shows at most 48" in captions
+    else:
+        assert f"The whole easy set: the {percent}% easiest of all classes." in captions
+
+
+def test_averaged_page_shows_three_images_with_their_contrast(root, use_root):
     use_root(root)
     at = open_page("averaged", study="fake", **{"class": "class-2"})
     no_errors(at)
     assert len(at.image) == 3
     text = " ".join(m.value for m in at.markdown)
-    assert all(f"**{name}**" in text for name in ("easy", "random", "hard")) and "uniformity" in text
+    assert all(f"**{name}**" in text for name in ("easy", "random", "hard"))
+    # the number is named for what it measures (it grows as an image gets less uniform) and explained
+    values = {name: float(v) for name, v in re.findall(r"\*\*(easy|random|hard)\*\*.*?contrast \*\*([\d.]+)\*\*", text,
+                                                       flags=re.S)}
+    assert set(values) == {"easy", "random", "hard"} and "uniformity" not in page_text(at)
+    caption = " ".join(c.value for c in at.caption)
+    assert "standard deviation of the averaged image's grey level" in caption and "hard average the most uniform" in caption
+    listed = re.search(r"from flattest to most contrasted: (\w+) < (\w+) < (\w+)", caption).groups()
+    assert [values[name] for name in listed] == sorted(values.values())
 
 
 def test_matching_page_has_table_1_and_run_stability(root, use_root):
@@ -107,14 +162,82 @@ def test_matching_page_has_table_1_and_run_stability(root, use_root):
     assert any("Mean over pairs of runs" in c.value for c in at.caption)
 
 
+def test_fig_3_charts_are_full_width_with_the_legend_below(root, use_root):
+    use_root(root)
+    at = open_page("matching", study="fake")
+    no_errors(at)
+    fig3 = [spec for spec in charts(at, top_level=True)
+            if any(e.get("y", {}).get("title") == "matching rate" for e in encodings(spec))]
+    assert len(fig3) == 2  # easy and hard, stacked outside any column: each as wide as the page
+    for spec in fig3:
+        legend = next(e["color"]["legend"] for e in encodings(spec) if "color" in e)
+        assert legend["orient"] == "bottom"
+
+
+def test_a_rate_below_chance_comes_with_a_note(tmp_path, use_root):
+    spec = fake.FakeSpec(n=120, classes=3, runs=2, checkpoints=3)
+    for name, b_order in (("anti", np.arange(120)[::-1]), ("agree", np.arange(120))):
+        root = fake.write_fake_study(tmp_path / name, spec)
+        a, b = Study.open(root).models
+        order_losses(root, a, np.arange(120))  # every run, every checkpoint: one ranking
+        order_losses(root, b, b_order)  # "anti": b's easy set is a's hard set (rate 0, chance 0.1)
+    use_root(tmp_path)
+    at = open_page("matching", study="anti", t="1")
+    no_errors(at)
+    notes = [i.value for i in at.info if "below chance" in i.value]
+    assert len(notes) == 2  # under Fig. 3 and under the matrices between models; not under Table 1 or the runs
+    assert all("(0.100)" in n and "first checkpoint" in n and "not a bug" in n for n in notes)
+    at = open_page("matching", study="agree", t="1")
+    no_errors(at)
+    assert not any("below chance" in i.value for i in at.info)
+
+
 def test_ground_truth_page_needs_a_synthetic_study(root, use_root):
     use_root(root)
     at = open_page("ground_truth", study="fake")
     groups = at.dataframe[0].value["group"].tolist()
-    assert groups == ["majority look", "negative look", "small look", "flipped label"]
+    assert groups == ["majority mode", "negative mode", "small mode", "flipped label"]  # the CLI's word
+    assert "majority mode to be easy" in page_text(at) and "look" not in page_text(at)
     at = open_page("ground_truth", study="plain")
     no_errors(at)
-    assert "no per-example ground truth" in at.info[0].value
+    assert "no per-example ground truth" in at.info[0].value and "look" not in page_text(at)
+
+
+def test_runs_chart_tells_train_from_test_by_colour_and_line_style(root, use_root):
+    use_root(root)
+    at = open_page("runs", study="fake", model="wrn16_4")
+    no_errors(at)
+    (spec,) = charts(at)
+    lines = next(e for e in encodings(spec) if "strokeDash" in e)
+    assert lines["color"]["field"] == lines["strokeDash"]["field"] == "split"  # one legend: colour and dash
+    colours, dashes = lines["color"]["scale"]["range"], lines["strokeDash"]["scale"]["range"]
+    assert lines["color"]["scale"]["domain"] == ["train", "test"]
+    assert colours[0] != colours[1] and dashes[0] != dashes[1]
+
+
+def test_config_floats_are_shown_for_people_and_stored_exactly(tmp_path, use_root):
+    root = fake.write_fake_study(tmp_path / "s", fake.FakeSpec(n=40, classes=2, runs=1, checkpoints=2,
+                                                                models=("wrn16_4",)))
+    manifest = root / "models" / "wrn16_4" / "run-000" / "manifest.json"
+    stored = json.loads(manifest.read_text())
+    stored["config"].update(lr_milestones=[0.5, 5 / 6], weight_decay=1e-4, lr=0.1, epochs=300)
+    manifest.write_text(json.dumps(stored))
+    use_root(tmp_path)
+    at = open_page("runs", study="s")
+    no_errors(at)
+    shown = json.loads(at.json[0].value)
+    assert shown["lr_milestones"] == [0.5, 0.833] and shown["weight_decay"] == 1e-4 and shown["lr"] == 0.1
+    assert "0.8333333333333334" not in at.json[0].value
+    assert json.loads(manifest.read_text())["config"]["lr_milestones"][1] == 5 / 6
+    assert any("fractions of the 300 epochs (here 150, 250 epochs in)" in c.value for c in at.caption)
+
+
+def test_page_text_never_describes_the_development_machine():
+    own = [p for p in [*(REPO / "pages").glob("*.py"), *(REPO / "easiness" / "ui").glob("*.py")]
+           if p.name not in ("job_views.py", "jobs.py", "ablation.py")]  # those three have other owners
+    machine = re.compile(r"\b\d+\s+(?:CPU\s+)?cores?\b|\bCPU cores?\b|\bon (?:our|this|my) machine\b", re.I)
+    found = [f"{p.name}: {m.group(0)}" for p in own for m in machine.finditer(p.read_text())]
+    assert found == []
 
 
 def test_study_without_images_shows_ids_and_labels(root, use_root):
@@ -229,7 +352,8 @@ def test_a_shared_url_opens_the_view_it_names(root, use_root):
     assert at.selectbox(key="model").value == "densenet_bc100_k12"
     assert at.slider(key="t").value == 3 and at.slider(key="frac").value == 20
     assert at.selectbox(key="class").value == "class-1"
-    assert "Easiest 48 of class class-1" in [s.value for s in at.subheader]
+    in_class = int(np.count_nonzero(np.asarray(Study.open(root / "fake").labels) == 1))
+    assert f"Easiest {metrics.set_size(in_class, fraction=0.2)} of class class-1" in [s.value for s in at.subheader]
     assert not at.warning
     assert at.query_params == {"study": "fake", "model": "densenet_bc100_k12", "t": "3", "frac": "20",
                                "class": "class-1"}

@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness import ablate, ablation, atomic, compare, export, fake, score
+from easiness import ablate, compare, export, fake, score
+from easiness.analysis import ablation
+from easiness.store import atomic
 from easiness import config as cfg
 from easiness.store import create_study
 
@@ -314,7 +316,8 @@ def test_a_full_disk_at_a_commit_is_one_line_and_the_same_command_resumes(tmp_pa
 
 FULL_AT_ROW = """
 import errno, sys
-from easiness import atomic, score
+from easiness.store import atomic
+from easiness import score
 real, rows = atomic.pwrite_all, []
 def full(fd, data, offset):
     rows.append(offset)
@@ -347,7 +350,7 @@ def test_a_full_disk_writing_losses_in_a_real_process_is_one_line_and_resumes(tm
 def test_a_state_write_failure_of_tensorflow_becomes_an_os_error_naming_the_path(tmp_path):
     import tensorflow as tf
 
-    from easiness import train
+    from easiness.training import train
 
     class Full:
         def write(self, path):
@@ -413,7 +416,7 @@ def test_fifos_are_refused_not_waited_on(healthy, tmp_path):
 
 def test_an_undecodable_image_is_named_not_a_bytesio():
     from easiness.data import DataError
-    from easiness.folders import _decode
+    from easiness.data.folders import _decode
 
     with pytest.raises(DataError) as err:
         _decode(b"not an image", "train/cat/1.png", "folder:x", None)
@@ -456,7 +459,8 @@ def test_list_and_help_answer_without_tensorflow():
 
 
 def test_the_tensorflow_free_zoo_table_is_the_zoos():
-    from easiness import models, zoo_names
+    from easiness import models
+    from easiness.training import zoo_names
 
     assert list(zoo_names.PRESETS) == sorted(models._PRESETS)
     assert list(zoo_names.SHAPE_FORMS) == [form for _, form, _ in models._SHAPES]

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 from easiness import fake
+from easiness.analysis import metrics
 from easiness.store import Study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,6 +139,13 @@ def save(page, name: str) -> Path:
     return path
 
 
+def easiest(runs_root: Path, scope: str, percent: int = 10) -> str:
+    """The easy grid's heading on the fake study: the easy set of ``scope``, up to 48 examples."""
+    labels = Study.open(runs_root / "fake").labels
+    pool = len(labels) if scope == "all classes" else int((labels == int(scope.rsplit("-", 1)[1])).sum())
+    return f"Easiest {min(48, metrics.set_size(pool, fraction=percent / 100))} of {scope}"
+
+
 def study_name(runs_root: Path) -> str:
     return sorted(p.name for p in runs_root.iterdir() if (p / "study.json").exists())[0]
 
@@ -147,7 +155,7 @@ def test_a_shared_url_opens_the_view_it_names(server, runs_root, page):
         pytest.skip("the view checked here is the fake study's")
     url = f"{server}/examples?study=fake&model=densenet_bc100_k12&t=3&class=class-1&frac=20"
     page.goto(url)
-    settle(page, "Easiest 48 of class class-1")
+    settle(page, easiest(runs_root, "class class-1", 20))
     assert page.get_by_text("T = 3 of 5").count() == 1
     assert page.get_by_role("combobox", name="Model").input_value() == "densenet_bc100_k12"
     assert page.get_by_role("combobox", name="Class").input_value() == "class-1"
@@ -160,15 +168,15 @@ def test_choosing_a_class_writes_it_into_the_url(server, runs_root, page):
     if os.environ.get("EASINESS_BROWSER_RUNS"):
         pytest.skip("the view checked here is the fake study's")
     page.goto(f"{server}/examples?study=fake")
-    settle(page, "Easiest 48 of all classes")
+    settle(page, easiest(runs_root, "all classes"))
     page.get_by_role("combobox", name="Class").click()
     page.get_by_role("option", name="class-2", exact=True).click()
-    settle(page, "Easiest 48 of class class-2")
+    settle(page, easiest(runs_root, "class class-2"))
     page.wait_for_url(re.compile(r"class=class-2"), timeout=10_000)
     copied = page.url
     other = page.context.browser.new_context().new_page()  # another browser session opens the copied link
     other.goto(copied)
-    settle(other, "Easiest 48 of class class-2")
+    settle(other, easiest(runs_root, "class class-2"))
     other.context.close()
 
 

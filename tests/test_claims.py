@@ -1,4 +1,4 @@
-"""Claims on runs (easiness.claims) and concurrent creation of studies and runs (easiness.writer)."""
+"""Claims on runs (easiness.store.claims) and concurrent creation of studies and runs (easiness.store.writer)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from queue import Empty
 import numpy as np
 import pytest
 
-from easiness.claims import ClaimLost, Claims, Owner, RunQueue
+from easiness.store.claims import ClaimLost, Claims, Owner, RunQueue, pid_alive
 from easiness.errors import EasinessError
 from easiness.store import StoreError, Study, create_study
 
@@ -121,6 +121,24 @@ def test_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
     assert claims.describe("m", 1).startswith("claimed by elsewhere:")
 
 
+def test_an_exited_child_not_yet_waited_for_is_dead(tmp_path):
+    """A zombie still answers signal 0; the one process-alive check (claims and app jobs) reaps it."""
+    stat = Path("/proc/self/stat")
+    if not stat.exists():
+        pytest.skip("no /proc here")
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not exit"
+        time.sleep(0.05)
+    here = Owner.this_process()
+    started = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[-1].split()[19]
+    write_claim(tmp_path, "m", 0, Owner(here.host, proc.pid, here.pidns, "t", started=started), heartbeat=time.time())
+    assert Claims(tmp_path).try_claim("m", 0).generation == 1  # taken over at once, not after stale_after
+    assert pid_alive(proc.pid) is False and pid_alive(os.getpid()) is True
+    assert not Path(f"/proc/{proc.pid}").exists()  # reaped
+
+
 def test_a_reused_pid_does_not_keep_a_dead_claim_alive(tmp_path):
     here = Owner.this_process()
     if not here.started:
@@ -154,7 +172,7 @@ def test_a_filesystem_hiccup_does_not_stop_training(tmp_path, monkeypatch):
     def unavailable(path, obj):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("easiness.atomic.write_json_atomic", unavailable)
+    monkeypatch.setattr("easiness.store.atomic.write_json_atomic", unavailable)
     claim.heartbeat()  # no exception: the next heartbeat tries again
     assert claim.held and claim.last_error.errno == 5
     claim.release()  # the claim is left to go stale
@@ -332,10 +350,11 @@ def start_worker(out: Path, log: Path) -> subprocess.Popen:
 def create_worker_study(out: Path) -> None:
     """The study the workers open, created beforehand so that crashed claims can be planted in it."""
     from easiness import data, score  # imports TensorFlow
+    from easiness.training.study import open_study
 
     config = score.resolve_config(score.build_parser().parse_args(WORKER))
     dataset = data.load(config.dataset, per_class=config.per_class, seed=config.seed, image_size=config.image_size)
-    score._open_study(out, dataset, data)
+    open_study(out, dataset)
 
 
 @pytest.mark.slow

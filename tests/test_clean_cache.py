@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from easiness import augment, data, train
-from easiness.clean_cache import CleanBatches, clean_bytes
+from easiness.data import augment
+from easiness import data
+from easiness.training import train
+from easiness.training.clean_cache import CleanBatches, clean_bytes
 
 SHAPE = (8, 8, 3)
 CLASSES = 3

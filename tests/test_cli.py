@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness import Study, metrics, score
+from easiness import Study, score
+from easiness.analysis import metrics
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "synthetic:classes=3,per_class=32,test_per_class=8,seed=1"
@@ -90,22 +91,36 @@ def test_mirrored_cli_over_two_logical_cpus(tmp_path):
     done = run_cli("--dataset", TINY, "--model", "wrn10_1", "--runs", "1", "--epochs", "1", "--batch-size", "16",
                    "--score-batch-size", "13", "--cpu-devices", "2", "--out", str(out))
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "MirroredStrategy over 2 replica(s)" in done.stdout
+    assert "strategy: mirrored over 2 CPUs;" in done.stdout and "1 run(s) per compiled step" in done.stdout
     losses = np.asarray(Study.open(out).losses("wrn10_1"))
     assert losses.shape == (1, 1, 96) and np.isfinite(losses).all()
 
 
 def test_default_out_names_the_dataset_and_subset():
     from easiness import config as cfg
+    from easiness.training.study import default_out
 
-    assert score.default_out(cfg.Config()) == Path("runs/synthetic")
+    assert default_out(cfg.Config()) == Path("runs/synthetic")
     tar = cfg.Config(dataset="folder:../shared/datasets/cifar10-jpeg.tar.gz", per_class=500)
-    assert score.default_out(tar) == Path("runs/cifar10-jpeg-pc500")
-    assert score.default_out(cfg.Config(dataset="tfds:cifar10")) == Path("runs/cifar10")
+    assert default_out(tar) == Path("runs/cifar10-jpeg-pc500")
+    assert default_out(cfg.Config(dataset="tfds:cifar10")) == Path("runs/cifar10")
+    assert default_out(cfg.Config(dataset="npz:data/faces.npz")) == Path("runs/faces")
+    # the built-in data keeps its name before its options
+    assert default_out(cfg.Config(dataset="synthetic:per_class=50")) == Path("runs/synthetic-per_class-50")
+    assert default_out(cfg.Config(dataset="synthetic:classes=3,seed=1")) == Path("runs/synthetic-classes-3-seed-1")
+
+
+@pytest.mark.slow
+def test_a_single_run_names_its_device_and_trains_one_run_per_step(tmp_path):
+    done = run_cli("--dataset", TINY, "--model", "wrn10_1", "--runs", "1", "--epochs", "1", "--batch-size", "16",
+                   "--score-batch-size", "48", "--out", str(tmp_path / "one"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "strategy: one device (CPU);" in done.stdout and "Strategy" not in done.stdout
+    assert "1 run(s) per compiled step" in done.stdout and "4 run(s)" not in done.stdout
 
 
 def test_status_file_tracks_progress_and_final_state(tmp_path):
-    from easiness.status import StatusFile, read_status
+    from easiness.store.status import StatusFile, read_status
 
     path = tmp_path / "status.json"
     status = StatusFile(path, total=4, out="x")

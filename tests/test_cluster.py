@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness import cluster, store
+from easiness.training import cluster
+from easiness import store
 from easiness.errors import EasinessError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,7 +76,8 @@ def test_shadow_run_reads_the_chiefs_commit_and_writes_nothing_there(tmp_path):
 CHECK_LAST_ROW = textwrap.dedent("""
     import sys, numpy as np, keras, tensorflow as tf
     from easiness import models
-    from easiness import data, store, train
+    from easiness import data, store
+    from easiness.training import train
     study = store.Study.open(sys.argv[1])
     ds = data.load(sys.argv[2])
     name = study.models[0]
@@ -128,7 +130,7 @@ def test_two_workers_on_localhost_record_every_example_once(tmp_path, own):
                                         stderr=subprocess.STDOUT, text=True))
     logs = [w.communicate(timeout=400)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
-    assert "over 2 replica(s); worker 0 of 2" in logs[0] and "worker 1 of 2 (wrote nothing" in logs[1]
+    assert "strategy: multi-worker mirrored over 2 replica(s) (CPU); worker 0 of 2" in logs[0] and "worker 1 of 2 (wrote nothing" in logs[1]
     epoch_lines = [sorted(line for line in log.splitlines() if " epoch " in line) for log in logs]
     strip = [[line.rsplit("  ", 1)[0] for line in lines] for lines in epoch_lines]  # drop the seconds
     assert strip[0] == strip[1] and len(strip[0]) == 4  # the workers trained in lockstep

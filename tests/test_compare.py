@@ -1,4 +1,4 @@
-"""Scores against easiness (:mod:`easiness.agreement`), ``python -m easiness.compare`` and the
+"""Scores against easiness (:mod:`easiness.analysis.agreement`), ``python -m easiness.compare`` and the
 app's "Compare scores" page: hand-computed Spearman and matching rates, the id join and its
 refusals, every kind of bad score file as one line and status 2, and shareable page URLs."""
 
@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from easiness import agreement, compare, fake, tables
+from easiness.analysis import agreement, tables
+from easiness import compare, fake
 from easiness.errors import EasinessError
 from easiness.store import Study, create_study
 from easiness.ui import compare as compare_ui

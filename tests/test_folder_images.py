@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from easiness import data
-from easiness.data import DataError
-from easiness.folders import _decode
+from easiness.data.types import DataError
+from easiness.data.folders import _decode
 
 
 def encoded(img: Image.Image, fmt: str = "PNG") -> bytes:

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from easiness import config as cfg
-from easiness import data, store, train
+from easiness import data, store
+from easiness.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "synthetic:classes=3,per_class=32,test_per_class=8,size=32,seed=1"
@@ -107,7 +108,7 @@ def test_a_diverging_run_fails_alone_and_the_others_go_on(tmp_path, tiny):
     assert statuses == ["done", "failed", "done"]
     manifest = json.loads((runs[1].path / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "non-finite" in manifest["reason"]
-    assert any("wrn10_1 run 1 stopped: non-finite" in line for line in lines)
+    assert any("wrn10_1 run 1 failed: non-finite" in line for line in lines)
     study = store.Study.open(tmp_path)
     done = [r for r in range(3) if json.loads((runs[r].path / "manifest.json").read_text())["status"] == "done"]
     assert done == [0, 2]
@@ -174,7 +175,7 @@ def test_acceleration_is_off_on_cpus_unless_asked():
 
 MIRRORED_FUSED = textwrap.dedent("""
     import sys, numpy as np, keras
-    from easiness import train
+    from easiness.training import train
     train.configure_cpu_devices(2)
     from easiness import data
     ds = data.load(sys.argv[1])
@@ -208,7 +209,7 @@ MIRRORED_FUSED = textwrap.dedent("""
         alone = train.score_split(steps, strategy, ds.train, ds, batch_size=13)[0]
         np.testing.assert_allclose(fused[k], alone, rtol=1e-5, atol=1e-6)
     # the device-resident split: training from indices, and its clean scoring pass equals the host's
-    from easiness.resident import ResidentSplit
+    from easiness.data.resident import ResidentSplit
     pairs = [build(s) for s in (0, 1)]
     resident = ResidentSplit(ds.train, strategy)
     group = train.make_group_steps([p[0] for p in pairs], [p[1] for p in pairs], strategy, weight_decay=1e-4,

@@ -1,4 +1,4 @@
-"""Background scoring jobs (``easiness.jobs``): a real tiny ``python -m easiness.score`` run to
+"""Background scoring jobs (``easiness.ui.jobs``): a real tiny ``python -m easiness.score`` run to
 the end, a cancelled one, processes that die, arguments that are never shell-interpreted."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from easiness import jobs
+from easiness.ui import jobs
 from easiness.store import Study
 
 TINY = "synthetic:classes=3,per_class=32,test_per_class=8,seed=1"

@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import keras
@@ -21,9 +20,9 @@ import pytest
 import tensorflow as tf
 
 from easiness import Study
-from easiness.claims import Claims, Owner
+from easiness.store.claims import Claims, Owner
 from easiness.keras import LossLogger, LossLoggerError, RunUnavailable, fit_runs
-from easiness.logged_data import fingerprint
+from easiness.training.logged_data import fingerprint
 from easiness.store import create_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -111,7 +110,7 @@ def test_last_row_equals_the_cross_entropy_of_predict(tmp_path):
 
 @pytest.mark.parametrize("softmax", [False, True], ids=["logits", "probabilities"])
 def test_margins_and_el2n_are_recorded_as_the_trainer_records_them(tmp_path, softmax):
-    """The logged study feeds easiness.scores: margins (true logit minus the largest other, the
+    """The logged study feeds easiness.analysis.scores: margins (true logit minus the largest other, the
     same from log-probabilities) and EL2N from predict's output, within float16 storage."""
     fit_y = np.eye(CLASSES, dtype="float32")[Y] if softmax else None
     model = fitted(tmp_path / "s", model=tiny_model(softmax=softmax), fit_y=fit_y)

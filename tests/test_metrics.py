@@ -1,4 +1,4 @@
-"""easiness.metrics on small hand-computed fixtures (Eq. 1, Eq. 2, Fig. 3, Table 1).
+"""easiness.analysis.metrics on small hand-computed fixtures (Eq. 1, Eq. 2, Fig. 3, Table 1).
 
 Fixture A: M=2 runs, C=3 checkpoints, N=10 examples; integer losses so every mean is exact.
 With fraction=0.3 every easy/hard set holds 3 examples.
@@ -16,15 +16,12 @@ Fixture B: M=1, C=2, N=10.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from easiness import metrics
+from easiness.analysis import metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -287,6 +284,103 @@ def test_between_runs():
     np.testing.assert_array_equal(same["easy"], np.ones((2, 2)))
 
 
+def test_matching_curves_of_several_models_equal_each_pair():
+    c = A[::-1].copy()  # a third model: the runs of A swapped (same easiness)
+    lazies = {"a": LazyLosses(A), "b": LazyLosses(B), "c": LazyLosses(c)}
+    out = metrics.matching_curves(lazies, fraction=0.3)
+    assert list(out) == [("a", "b"), ("a", "c"), ("b", "c")]
+    for (x, y), curve in out.items():
+        expected = metrics.matching_over_checkpoints({"a": A, "b": B, "c": c}[x], {"a": A, "b": B, "c": c}[y],
+                                                     fraction=0.3)
+        np.testing.assert_array_equal(curve["easy"], expected["easy"][:2])  # B has 2 checkpoints: all share 2
+        np.testing.assert_array_equal(curve["hard"], expected["hard"][:2])
+    np.testing.assert_array_equal(out[("a", "c")]["easy"], [1.0, 1.0])
+    assert all(lazy.reads == [0, 1] for lazy in lazies.values())  # each model's sets once per checkpoint
+    assert metrics.matching_curves({"a": A}) == {}
+    with pytest.raises(ValueError, match="different examples"):
+        metrics.matching_curves({"a": A, "b": B[:, :, :9]})
+
+
+def test_a_nan_is_refused_or_ranked_hardest():
+    losses = A.copy()
+    losses[0, 0, 0] = np.nan  # run 0 diverged on example 0 at checkpoint 0
+    assert np.isnan(metrics.easiness(losses, checkpoint=0)[0])
+    assert metrics.easiness(losses, checkpoint=0, nan_hardest=True)[0] == np.inf
+    with pytest.raises(ValueError, match="contain NaN"):
+        metrics.matching_over_checkpoints(losses, B, fraction=0.3)
+    with pytest.raises(ValueError, match="contain NaN"):
+        metrics.between_runs(losses, fraction=0.3, checkpoint=0)
+    # ranked hardest, example 0 joins the hard set at checkpoint 0 ([0, 7, 8] instead of [7, 8, 9]) and so
+    # meets the hard set [0, 1, 2] of checkpoint 1, which A's own hard set never does
+    assert metrics.beginning_end(A, fraction=0.3, end=1) == {"easy": 0.0, "hard": 0.0}
+    table = metrics.beginning_end(losses, fraction=0.3, end=1, nan_hardest=True)
+    assert table == pytest.approx({"easy": 0.0, "hard": 1 / 3})
+    runs = metrics.between_runs(losses, fraction=0.3, checkpoint=0, nan_hardest=True)
+    assert runs["hard"][0, 1] == pytest.approx(2 / 3)  # run 0 hard {0, 9, 8}, run 1 hard {7, 8, 9}
+
+
+def test_easiness_is_bit_for_bit_the_float64_mean_of_float16_losses():
+    rng = np.random.default_rng(0)
+    losses = rng.gamma(1.0, 2.0, size=(10, 2, 500)).astype(np.float16)
+    for k in range(2):
+        expected = losses[:, k].astype(np.float64).mean(axis=0)
+        np.testing.assert_array_equal(metrics.easiness(losses, checkpoint=k), expected)
+        np.testing.assert_array_equal(metrics.easiness(losses, checkpoint=k, runs=[7, 2]),
+                                      losses[[7, 2], k].astype(np.float64).mean(axis=0))
+
+
+# --------------------------------------------------------------------------- sets as masks
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_masks_and_ranking_follow_the_easy_hard_tie_rule(seed):
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 4, size=int(rng.integers(1, 60))).astype(float)  # many ties
+    fraction = float(rng.uniform(0.02, 0.98))
+    easy, hard = metrics.easy_hard(values, fraction=fraction)
+    easy_mask, hard_mask = metrics.easy_hard_masks(values, fraction=fraction)
+    np.testing.assert_array_equal(np.flatnonzero(easy_mask), np.sort(easy))
+    np.testing.assert_array_equal(np.flatnonzero(hard_mask), np.sort(hard))
+    np.testing.assert_array_equal(metrics.ranked(values, count=easy.size), easy)
+    np.testing.assert_array_equal(metrics.ranked(values, count=hard.size, hardest=True), hard)
+    # the stable sort the sets are defined by
+    np.testing.assert_array_equal(easy, np.argsort(values, kind="stable")[:easy.size])
+    np.testing.assert_array_equal(hard, np.argsort(-values, kind="stable")[:hard.size])
+
+
+def test_ranking_within_one_class():
+    values = np.array([5.0, 1.0, 3.0, 1.0, 2.0, 0.5, 4.0, 2.0])
+    members = np.flatnonzero(LABELS[:8] == 0)  # values 5, 3, 2, 4 at 0, 2, 4, 6
+    assert metrics.ranked(values, count=2, members=members).tolist() == [4, 2]
+    assert metrics.ranked(values, count=3, hardest=True, members=members).tolist() == [0, 6, 2]
+    assert metrics.ranked(values, count=99, members=members).size == 4
+    assert metrics.ranked(values, count=0).size == 0
+    assert metrics.ranked(np.array([1.0, np.inf, 2.0]), count=1, hardest=True).tolist() == [1]
+    for bad in ({"count": -1}, {"count": 1.5}, {"count": 1, "members": [8]}):
+        with pytest.raises(ValueError):
+            metrics.ranked(values, **bad)
+
+
+def test_mask_matching_rate_and_matrices():
+    a = np.array([1, 1, 1, 0, 0, 0], bool)
+    b = np.array([0, 1, 1, 1, 0, 0], bool)
+    assert metrics.mask_matching_rate(a, b) == pytest.approx(2 / 3)
+    assert metrics.mask_matching_rate(a, np.zeros(6, bool)) == 0.0
+    out = metrics.mask_matching_matrices({"x": (a, ~a), "y": (b, ~b)})
+    np.testing.assert_allclose(out["easy"], [[1, 2 / 3], [2 / 3, 1]])
+    np.testing.assert_allclose(out["hard"], [[1, 2 / 3], [2 / 3, 1]])
+    sets = {"x": np.flatnonzero(a), "y": np.flatnonzero(b)}
+    assert metrics.matching_matrix(sets)[1][0, 1] == out["easy"][0, 1]  # the same Eq. 2 on index sets
+
+
+def test_display_histogram_goes_logarithmic_for_losses_spanning_decades():
+    counts, edges, log = metrics.display_histogram(np.array([0.0, 1e-4, 1e-3, 0.5, 3.0, np.inf]), bins=4)
+    assert log and counts.sum() == 5 and edges[-1] == 3.0 and np.all(np.diff(np.log(edges)) > 0)
+    counts, edges, log = metrics.display_histogram(np.array([1.0, 2.0, 3.0]), bins=2)
+    assert not log and counts.tolist() == [1, 2]
+    np.testing.assert_array_equal(edges, metrics.histogram(np.array([1.0, 2.0, 3.0]), bins=2)[1])
+
+
 # --------------------------------------------------------------------------- chart helpers
 
 
@@ -341,15 +435,3 @@ def test_summary_by_group():
 
 
 # --------------------------------------------------------------------------- import hygiene
-
-
-def test_import_does_not_load_tensorflow(tmp_path):
-    # A stand-in "tensorflow" package shadows any real one: importing it would register it in
-    # sys.modules, so the check fails fast whether or not TensorFlow is installed.
-    (tmp_path / "tensorflow").mkdir()
-    (tmp_path / "tensorflow" / "__init__.py").write_text("")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
-    code = "import sys, easiness.metrics; assert 'tensorflow' not in sys.modules, 'tensorflow'"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr

@@ -21,7 +21,7 @@ def direct_scores(study_dir, name: str, run: int, dataset) -> dict[str, np.ndarr
     import tensorflow as tf
 
     from easiness import models
-    from easiness.augment import pipeline
+    from easiness.data.augment import pipeline
 
     folder = study_dir / "models" / name / f"run-{run:03d}"
     manifest = json.loads((folder / "manifest.json").read_text())

@@ -1,4 +1,4 @@
-"""The difficulty scores of :mod:`easiness.scores` on small hand-made arrays with known answers."""
+"""The difficulty scores of :mod:`easiness.analysis.scores` on small hand-made arrays with known answers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from easiness import scores
+from easiness.analysis import scores
 
 # One run (M = 1), four checkpoints, three examples.
 #   example 0: correct from the start, never forgotten

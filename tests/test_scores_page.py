@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from easiness import fake, stability
+from easiness import fake
+from easiness.analysis import stability
 from easiness.store import Study
-from easiness.study_scores import ScoreSet, compute
+from easiness.analysis.study_scores import ScoreSet, compute
 from easiness.ui import navigation, score_data
 
 REPO = Path(__file__).resolve().parents[1]

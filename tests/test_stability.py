@@ -1,4 +1,4 @@
-"""easiness.stability on hand-made arrays with known answers: oriented rank correlations between
+"""easiness.analysis.stability on hand-made arrays with known answers: oriented rank correlations between
 scores, tail matching, Spearman-Brown, split-half reliability over runs, agreement across models."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from easiness import stability
-from easiness.ranks import spearman, spearman_matrix
+from easiness.analysis import metrics, stability
+from easiness.analysis.ranks import spearman, spearman_matrix
 
 # Five examples, example 4 hardest by every score (each in its own orientation).
 EASINESS = np.array([0.1, 0.2, 0.3, 0.4, 2.0])
@@ -148,9 +148,8 @@ def test_bad_input_is_refused(call, message):
 
 @pytest.mark.parametrize("seed", range(4))
 def test_tail_masks_are_the_metrics_sets(seed):
-    from easiness import metrics
 
     values = np.random.default_rng(seed).integers(0, 6, 200).astype(float)  # many ties
     easy, hard = metrics.easy_hard(values, fraction=0.1)
-    assert np.flatnonzero(stability.tail_mask(values, 20, highest=False)).tolist() == sorted(easy.tolist())
-    assert np.flatnonzero(stability.tail_mask(values, 20, highest=True)).tolist() == sorted(hard.tolist())
+    assert np.flatnonzero(metrics.tail_mask(values, 20, highest=False)).tolist() == sorted(easy.tolist())
+    assert np.flatnonzero(metrics.tail_mask(values, 20, highest=True)).tolist() == sorted(hard.tolist())

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from easiness import store
-from easiness.layout import StoreError
+from easiness.store.layout import StoreError
 
 PLAN = [{"epoch": 1.0, "step": 5}, {"epoch": 2.0, "step": 10}]
 

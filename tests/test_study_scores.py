@@ -1,5 +1,5 @@
-"""easiness.study_scores: every score of a model from a study on disk, streamed in blocks, equal to
-easiness.scores on the same arrays; old studies leave scores out with a note, never crash."""
+"""easiness.analysis.study_scores: every score of a model from a study on disk, streamed in blocks, equal to
+easiness.analysis.scores on the same arrays; old studies leave scores out with a note, never crash."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 import easiness
-from easiness import fake, scores, study_scores
-from easiness.ranks import spearman
+from easiness import fake
+from easiness.analysis import scores, study_scores
+from easiness.analysis.ranks import spearman
 from easiness.errors import EasinessError
 from easiness.store import Study, create_study
-from easiness.study_scores import ScoreUnavailable
+from easiness.analysis.study_scores import ScoreUnavailable
 
 # Two runs, four checkpoints, three examples (run 0 as in tests/test_scores.py, run 1 reversed).
 MARGINS = np.array([[1.0, 2.0, -1.0], [2.0, -1.0, -2.0], [3.0, 1.0, -0.5], [4.0, -3.0, 0.0]])

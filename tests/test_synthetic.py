@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from easiness import synthetic
-from easiness.synthetic import SyntheticConfig
+from easiness.data import synthetic
+from easiness.data.synthetic import SyntheticConfig
 
 SMALL = SyntheticConfig(classes=4, per_class=40, test_per_class=10, size=24, flip=0.05, seed=3)
 

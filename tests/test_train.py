@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from easiness import config as cfg
-from easiness import data, store, train
+from easiness import data, store
+from easiness.training import train
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = "synthetic:classes=3,per_class=32,test_per_class=8,size=32,seed=1"
@@ -142,19 +143,45 @@ def test_diverging_run_is_marked_failed(tmp_path, tiny):
     assert status == "failed"
     manifest = json.loads((run.path / "manifest.json").read_text())
     assert manifest["status"] == "failed" and "non-finite" in manifest["reason"]
-    assert any("stopped: non-finite" in line for line in lines)
+    assert any(line.startswith("wrn10_1 run 0 failed: non-finite") for line in lines), lines
+
+
+def test_a_diverging_retraining_fails_with_the_trainers_word_and_reason(tiny):
+    from easiness.training import retrain
+
+    lines = []
+    result = retrain.retrain(tiny, config=tiny_config(lr=1e30, epochs=2), model_name="wrn10_1", seed=0,
+                             strategy=train.make_strategy(), log=lines.append)
+    assert result.status == train.FAILED == "failed" and np.isnan(result.test_accuracy)
+    assert lines == ["wrn10_1 retraining (seed 0) failed: non-finite training loss in epoch 1"]
+
+
+def test_the_strategy_is_named_in_words_and_one_run_is_one_per_step():
+    import tensorflow as tf
+
+    from easiness.training.study import runs_per_step
+
+    device = "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
+    assert train.describe_strategy(tf.distribute.get_strategy()) == f"one device ({device})"
+    small = (32, 32, 3)
+    assert train.fuse_size(tiny_config(runs=1), small) == 4  # the trainer's auto size...
+    assert runs_per_step(tiny_config(runs=1), small) == 1  # ...but one run is one per compiled step
+    assert runs_per_step(tiny_config(runs=10), small) == 4 and runs_per_step(tiny_config(runs=3), small) == 3
+    assert runs_per_step(tiny_config(runs=10, fuse=2), small) == 2
+    assert runs_per_step(tiny_config(runs=10), (224, 224, 3)) == 1
 
 
 MIRRORED_CHECK = textwrap.dedent("""
     import dataclasses, sys, numpy as np
-    from easiness import train
+    from easiness.training import train
     train.configure_cpu_devices(2)
     import keras, tensorflow as tf
     from easiness import data
-    from easiness.recorder import LossRecorder
+    from easiness.training.recorder import LossRecorder
     ds = data.load(sys.argv[1])
     mirrored = train.make_strategy()
     assert mirrored.num_replicas_in_sync == 2, mirrored
+    assert train.describe_strategy(mirrored) == "mirrored over 2 CPUs", train.describe_strategy(mirrored)
     single = tf.distribute.OneDeviceStrategy("/cpu:0")
     def model():
         return keras.Sequential([keras.Input(ds.image_shape), keras.layers.Conv2D(4, 3, name="c"),

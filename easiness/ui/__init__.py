@@ -5,7 +5,8 @@ Plumbing:
 
 - :mod:`easiness.ui.roots`: the runs root, the study listing, safe study names, text without server paths.
 - :mod:`easiness.ui.guard`: whatever a page fails on becomes a one-line notice, never a traceback.
-- :mod:`easiness.ui.compute`: numpy views of a study (easy/hard sets, curves, matrices).
+- :mod:`easiness.ui.compute`: the few numpy views of a study the analysis library lacks (easy/hard
+  sets, rankings, matching rates and curves come from :mod:`easiness.analysis.metrics` itself).
 - :mod:`easiness.ui.tables`: those views as small pandas tables, one row per chart mark.
 - :mod:`easiness.ui.charts`: Altair charts of the tables.
 - :mod:`easiness.ui.cache`: the cached loaders (studies by path, derived results per model and T).

@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness import images as imaging
-from easiness import metrics
+from easiness.analysis import ground_truth as truth
+from easiness.analysis import images as imaging
+from easiness.analysis import metrics
 from easiness.store import Study
 from easiness.ui import compute, roots
 
@@ -79,7 +80,7 @@ def easiness(r: Ref, k: int) -> np.ndarray:
 @st.cache_resource(max_entries=48, show_spinner=False)
 def masks(r: Ref, k: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """The easy and hard sets at ``k`` as ``[N]`` bool masks (read-only, shared)."""
-    easy, hard = compute.set_masks(easiness(r, k), fraction)
+    easy, hard = metrics.easy_hard_masks(easiness(r, k), fraction=fraction)
     easy.setflags(write=False)
     hard.setflags(write=False)
     return easy, hard
@@ -94,7 +95,7 @@ def nonfinite(r: Ref, k: int) -> int:
 @st.cache_data(max_entries=16, show_spinner=False)
 def ground_truth_problem(path: str, token: tuple) -> str | None:
     """Why the ground truth of the study at ``path`` cannot be shown (None if it can)."""
-    return compute.ground_truth_problem(_open(path, token).extras)
+    return truth.problem(_open(path, token).extras)
 
 
 @st.cache_data(ttl=3, show_spinner=False)
@@ -113,7 +114,7 @@ def members(study: Study, class_index: int | None) -> np.ndarray | None:
 def ranking(r: Ref, k: int, class_index: int | None, count: int, hardest: bool) -> np.ndarray:
     """The ``count`` easiest (hardest) example indices at ``k``, globally or in one class."""
     chosen = members(study_of(r), class_index)
-    return compute.ranked(easiness(r, k), count=count, hardest=hardest, members=chosen)
+    return metrics.ranked(easiness(r, k), count=count, hardest=hardest, members=chosen)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -123,7 +124,7 @@ def histogram(r: Ref, k: int, class_index: int | None, fraction: float, bins: in
     chosen = members(study_of(r), class_index)
     if chosen is not None:
         values = values[chosen]
-    counts, edges, log = compute.histogram(values, bins=bins)
+    counts, edges, log = metrics.display_histogram(values, bins=bins)
     easy_cut, hard_cut = metrics.thresholds(values, fraction=fraction)
     frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "examples": counts})
     return {"bins": frame, "easy": easy_cut, "hard": hard_cut, "n": int(values.size), "log": log,
@@ -158,38 +159,40 @@ def find_example(path: str, token: tuple, example_id: str) -> int | None:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def averaged(r: Ref, k: int, class_index: int, fraction: float) -> dict[str, Any]:
-    """Fig. 2: the averaged easy, random and hard images of one class, and their uniformity."""
+    """Fig. 2: the averaged easy, random and hard images of one class, and their contrast."""
     study = study_of(r)
     out = imaging.averaged_images(study.images, easiness(r, k), np.asarray(study.labels),
                                   class_index=class_index, fraction=fraction)
     return {name: {"image": out[name], "count": int(out[f"{name}_indices"].size),
-                   "uniformity": imaging.uniformity(out[name])} for name in ("easy", "random", "hard")}
+                   "contrast": imaging.contrast(out[name])} for name in ("easy", "random", "hard")}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def curves(refs: tuple[Ref, ...], ks: tuple[int, ...], fraction: float) -> dict[tuple[str, str], dict]:
     """Fig. 3 rates for every pair of the models in ``refs`` at checkpoints ``ks`` (the sets of
     each checkpoint are computed, compared and dropped: only the rates are kept)."""
-    return compute.matching_curves(study_of(refs[0]), [r.model for r in refs], ks, fraction)
+    study = study_of(refs[0])
+    return metrics.matching_curves({r.model: study.losses(r.model) for r in refs}, fraction=fraction,
+                                   checkpoints=ks, nan_hardest=True)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def beginning_end(r: Ref, last: int, fraction: float) -> dict[str, float]:
     """Table 1 for one model: easy (hard) set at the first vs at the last checkpoint ``last``."""
     first, end = masks(r, 0, fraction), masks(r, last, fraction)
-    return {"easy": compute.rate(first[0], end[0]), "hard": compute.rate(first[1], end[1])}
+    return {"easy": metrics.mask_matching_rate(first[0], end[0]), "hard": metrics.mask_matching_rate(first[1], end[1])}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def model_matrix(refs: tuple[Ref, ...], k: int, fraction: float) -> dict[str, np.ndarray]:
     """Matching rates between the models' easy (hard) sets at ``k``."""
-    return compute.matrix({r.model: masks(r, k, fraction) for r in refs})
+    return metrics.mask_matching_matrices({r.model: masks(r, k, fraction) for r in refs})
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def run_matrix(r: Ref, k: int, fraction: float) -> dict[str, np.ndarray]:
     """Matching rates between single runs' easy (hard) sets at ``k``."""
-    return compute.run_matrix(study_of(r), r.model, k, fraction)
+    return metrics.between_runs(study_of(r).losses(r.model), fraction=fraction, checkpoint=k, nan_hardest=True)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -197,12 +200,12 @@ def ground_truth(r: Ref, k: int, fraction: float, ks: tuple[int, ...]) -> dict[s
     """Synthetic ground truth at ``k``: per group its easiness summary and its share of the
     easy and hard sets; and each group's mean easiness over the checkpoints ``ks``."""
     study = study_of(r)
-    groups = compute.ground_truth_groups(study.extras)
+    groups = truth.groups(study.extras)
     if groups is None:
         return None
     codes, names = groups
     summary = pd.DataFrame(metrics.summary_by_group(easiness(r, k), codes))
     summary.insert(0, "group", [names[g] for g in summary.pop("group")])
-    shares = compute.group_shares(codes, len(names), masks(r, k, fraction))
+    shares = truth.shares(codes, len(names), masks(r, k, fraction))
     means = compute.group_means(study, r.model, codes, len(names), ks)
     return {"names": names, "summary": summary, "shares": shares, "means": means}

@@ -7,6 +7,9 @@ import pandas as pd
 
 SETS = ["easy", "hard"]
 SET_COLOURS = ["#2a9d8f", "#e76f51"]
+SPLITS = ["train", "test"]
+SPLIT_COLOURS = ["#1d4e89", "#f4a261"]  # dark blue, light orange: apart in colour and in lightness
+SPLIT_DASHES = [[1, 0], [6, 4]]  # train solid, test dashed
 
 
 def _epoch_axis() -> alt.X:
@@ -14,16 +17,22 @@ def _epoch_axis() -> alt.X:
     return alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="~g"))
 
 
-def accuracy(frame: pd.DataFrame) -> alt.Chart:
-    """Train and test accuracy over epochs, one line per run and split.
+def accuracy(frame: pd.DataFrame) -> alt.LayerChart:
+    """Train and test accuracy over epochs, one line per run and split: the split sets colour and
+    line style (train solid, test dashed; one legend), the run the points' shape.
     frame: epoch, run, split, accuracy."""
-    return alt.Chart(frame).mark_line(point=True, opacity=0.8).encode(
+    base = alt.Chart(frame).encode(
         x=_epoch_axis(),
         y=alt.Y("accuracy:Q", title="accuracy", scale=alt.Scale(zero=False)),
-        color=alt.Color("run:N", title="run"),
-        strokeDash=alt.StrokeDash("split:N", title="split", sort=["train", "test"]),
-        tooltip=["run", "split", "epoch", alt.Tooltip("accuracy:Q", format=".3f")],
-    ).properties(height=280)
+        color=alt.Color("split:N", title="split", scale=alt.Scale(domain=SPLITS, range=SPLIT_COLOURS),
+                        legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300)),
+        tooltip=["run", "split", "epoch", alt.Tooltip("accuracy:Q", format=".3f")])
+    lines = base.mark_line(opacity=0.85).encode(
+        strokeDash=alt.StrokeDash("split:N", title="split", scale=alt.Scale(domain=SPLITS, range=SPLIT_DASHES),
+                                  legend=alt.Legend(symbolType="stroke", symbolStrokeWidth=2.5, symbolSize=300)),
+        detail="run:N")
+    points = base.mark_point(filled=True, size=45).encode(shape=alt.Shape("run:N", title="run"))
+    return (lines + points).properties(height=280)
 
 
 def histogram(bins: pd.DataFrame, easy_cut: float, hard_cut: float, *, log: bool = False) -> alt.LayerChart:
@@ -72,7 +81,7 @@ def matching(frame: pd.DataFrame, chance: float) -> alt.LayerChart:
     the chance line. frame: pair, epoch, rate."""
     lines = alt.Chart(frame).mark_line(point=True).encode(
         x=_epoch_axis(), y=alt.Y("rate:Q", title="matching rate", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("pair:N", title="models", legend=alt.Legend(labelLimit=220)),
+        color=alt.Color("pair:N", title="models", legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
         tooltip=["pair", "epoch", alt.Tooltip("rate:Q", format=".3f")])
     rule = alt.Chart(pd.DataFrame({"chance": [chance]})).mark_rule(color="grey", strokeDash=[4, 4]).encode(
         y="chance:Q", tooltip=[alt.Tooltip("chance:Q", format=".3f")])

@@ -1,6 +1,6 @@
 """Blocks of the "Compare scores" page: another per-example score (uploaded, or a file under the
 runs root) against easiness: a scatter, Spearman's rho over training, and the matching rates of
-the easy and hard tails (definitions and the id join in :mod:`easiness.agreement`).
+the easy and hard tails (definitions and the id join in :mod:`easiness.analysis.agreement`).
 
 Score files are offered from two folders only, the chosen study's folder and the runs root (top
 level, ``.csv``/``.npz``/``.parquet``); a name from the URL is looked up in that listing and never
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness import agreement
+from easiness.analysis import agreement
 from easiness.errors import EasinessError
 from easiness.store import Study
 from easiness.ui import cache, compute, roots, urlstate

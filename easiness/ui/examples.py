@@ -10,28 +10,44 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness import images as imaging
-from easiness import tables as table_files
+from easiness.analysis import ground_truth as truth
+from easiness.analysis import images as imaging
+from easiness.analysis import metrics
+from easiness.analysis import tables as table_files
 from easiness.store import Study
 from easiness.ui import cache, charts, tables, urlstate
-from easiness.ui.compute import ground_truth_groups
 from easiness.ui.controls import View
 
-SHOWN = 48  # examples per grid
+SHOWN = 48  # examples per grid at most: a grid shows the easy (hard) set, or its first 48
 COLUMNS = 12  # tiles per mosaic row
 TILE = 72  # target tile side in pixels: 32-px images are enlarged 2x, 8-px thumbnails 9x
 MAX_CLASSES_CHARTED = 20
 
 
 def grids(study: Study, model: str, view: View) -> None:
-    """The easiest and the hardest examples at T, globally or in the chosen class."""
+    """The easy and the hard set at T, globally or in the chosen class: the whole set when it
+    holds at most :data:`SHOWN` examples, else its :data:`SHOWN` easiest (hardest)."""
     r = cache.ref(study, model)
     values = cache.easiness(r, view.k)
     scope = "all classes" if view.class_index is None else f"class {study.class_names[view.class_index]}"
+    pool = study.n if view.class_index is None else int(np.count_nonzero(np.asarray(study.labels) == view.class_index))
+    size = metrics.set_size(max(pool, 1), fraction=view.fraction)
+    count = min(size, SHOWN)
     for hardest, title in ((False, "Easiest"), (True, "Hardest")):
-        st.subheader(f"{title} {SHOWN} of {scope}")
-        shown = cache.ranking(r, view.k, view.class_index, SHOWN, hardest)
+        st.subheader(f"{title} {count} of {scope}")
+        st.caption(grid_note(size, count, view.fraction, scope, hardest=hardest))
+        shown = cache.ranking(r, view.k, view.class_index, count, hardest)
         _grid(study, shown, values, key="hard" if hardest else "easy")
+
+
+def grid_note(size: int, count: int, fraction: float, scope: str, *, hardest: bool) -> str:
+    """Which part of the set a grid shows, and why not all of it."""
+    which = "hard" if hardest else "easy"
+    if count >= size:
+        return f"The whole {which} set: the {fraction:.0%} {'hardest' if hardest else 'easiest'} of {scope}."
+    return (f"The {which} set ({fraction:.0%} of {scope}) holds {size:,} examples; a grid shows at most {SHOWN}, "
+            f"so these are its {count} {'hardest' if hardest else 'easiest'}; the download at the bottom of the "
+            "page lists every example.")
 
 
 def _grid(study: Study, shown: np.ndarray, values: np.ndarray, *, key: str) -> None:
@@ -134,7 +150,7 @@ def _example_card(study: Study, r: cache.Ref, view: View, index: int) -> None:
     st.markdown(f"**{study.ids[index]}** · label **{study.class_names[int(study.labels[index])]}**  \n"
                 f"easiness at T: **{values[index]:.4g}** (rank {rank:,} of {study.n:,}, 1 = easiest)")
     if cache.ground_truth_problem(r.path, r.token) is None:  # why: damaged ground truth is named in the sidebar
-        groups = ground_truth_groups(study.extras)
+        groups = truth.groups(study.extras)
         if groups is not None:
             codes, names = groups
             st.caption(f"ground truth: {names[int(codes[index])]}")

@@ -12,7 +12,7 @@ from typing import Iterator
 import streamlit as st
 
 from easiness.errors import EasinessError
-from easiness.layout import one_line
+from easiness.errors import one_line
 from easiness.ui import roots
 
 _LOG = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 from easiness import config as cfg
-from easiness import dataset_spec, jobs
+from easiness.data import spec as dataset_spec
+from easiness.ui import jobs
 from easiness.errors import EasinessError
 from easiness.ui import guard, roots
 from easiness.ui.tables import STATUS_LABELS
@@ -29,9 +30,9 @@ def demo_button(root: Path) -> None:
         st.info("The demo study is being made; it appears here when its first epoch is scored.")
         return
     st.write("Create the demo study: the built-in synthetic dataset (shapes with a majority and two "
-             "minority looks per class, 3% flipped labels), two small CNNs, **2 runs × 2 epochs** each: "
-             "a small version of the `demo` preset, about a minute or two on 2 CPU cores (the full preset, "
-             "`python -m easiness.score`, takes about 3 minutes).")
+             "minority modes per class, 3% flipped labels), two small CNNs, **2 runs × 2 epochs** each: "
+             "a small version of the `demo` preset, about a minute or two on a 2-core CPU (the full preset, "
+             "`python -m easiness.score`, trains 4 runs × 3 epochs).")
     if st.button("Create the demo study", type="primary", icon=":material/play_arrow:"):
         jobs.start([*jobs.DEMO_ARGS, "--out", str(root / DEMO_NAME)], root)
         st.rerun()
@@ -93,7 +94,7 @@ def _draw_jobs(root: Path, *, live: bool) -> None:
     if not listed:
         st.caption("No job yet.")
     for job in listed:
-        _job_row(root, job)
+        job_row(root, job)
     progress = tuple((j.id, j.state, j.done) for j in listed)
     changed = st.session_state.get("_jobs_progress", progress) != progress
     st.session_state["_jobs_progress"] = progress
@@ -101,8 +102,9 @@ def _draw_jobs(root: Path, *, live: bool) -> None:
         st.rerun()  # an epoch was scored or a job ended: redraw the page (its study listing too)
 
 
-def _job_row(root: Path, job: jobs.Job) -> None:
-    """One job in a bordered box; a failed one with its one-line error."""
+def job_row(root: Path, job: jobs.Job) -> None:
+    """One job in a bordered box: its state, progress, a cancel button and its log; a failed one
+    with its one-line error. The jobs page lists these; the Ablation page shows its job's."""
     with st.container(border=True):
         started = datetime.datetime.fromtimestamp(job.created).strftime("%Y-%m-%d %H:%M:%S")
         title, button = st.columns([5, 1])

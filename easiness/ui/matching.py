@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness import metrics
+from easiness.analysis import metrics, report
 from easiness.store import Study
 from easiness.ui import cache, charts, compute, tables
 
@@ -43,11 +46,12 @@ def curves(study: Study, models: list[str], fraction: float, points: int) -> Non
     rates = cache.curves(tuple(cache.ref(study, m) for m in models), ks, fraction)
     epochs = [study.checkpoints(models[0])[k]["epoch"] for k in ks]
     frame = tables.matching(rates, epochs)
-    for column, which in zip(st.columns(2), ("easy", "hard")):
-        column.markdown(f"**{which} sets**")
-        column.altair_chart(charts.matching(frame[frame["set"] == which], chance(study, fraction)), width="stretch")
+    for which in ("easy", "hard"):  # why stacked, full width: side by side, the legends left ~150 px of chart
+        st.markdown(f"**{which} sets**")
+        st.altair_chart(charts.matching(frame[frame["set"] == which], chance(study, fraction)), width="stretch")
     st.caption(f"Dashed line: chance ({chance(study, fraction):.3f}). Computed at {len(ks)} of "
                f"{common_count(study, models)} checkpoints.")
+    below_chance_note(frame["rate"], chance(study, fraction), detail=_below_where(frame, chance(study, fraction)))
 
 
 def table_1(study: Study, models: list[str], fraction: float) -> None:
@@ -63,12 +67,15 @@ def table_1(study: Study, models: list[str], fraction: float) -> None:
                  column_config={c: st.column_config.NumberColumn(format="%.3f")
                                 for c in ("easy: first vs last", "hard: first vs last", "chance")})
     st.caption(f"The paper (CIFAR-10, 300 epochs, easy / hard): {PAPER_TABLE_1}.")
+    below_chance_note([r[c] for r in rows for c in ("easy: first vs last", "hard: first vs last")],
+                      chance(study, fraction))
 
 
 def model_matrices(study: Study, models: list[str], k: int, fraction: float) -> None:
     """Matching rates between every two models' easy (hard) sets at T."""
     rates = cache.model_matrix(tuple(cache.ref(study, m) for m in models), k, fraction)
     _matrices(models, rates)
+    below_chance_note(off_diagonal(rates), chance(study, fraction))
 
 
 def run_matrices(study: Study, model: str, k: int, fraction: float) -> None:
@@ -82,6 +89,35 @@ def run_matrices(study: Study, model: str, k: int, fraction: float) -> None:
     st.caption(f"Mean over pairs of runs: easy {tables.off_diagonal_mean(rates['easy']):.3f}, "
                f"hard {tables.off_diagonal_mean(rates['hard']):.3f} (chance {chance(study, fraction):.3f}). "
                "Each run's sets come from its own loss (M = 1).")
+    below_chance_note(off_diagonal(rates), chance(study, fraction))
+
+
+def off_diagonal(rates: dict[str, np.ndarray]) -> np.ndarray:
+    """The rates of distinct pairs in the easy and the hard matrix (the diagonal is 1)."""
+    return np.concatenate([m[~np.eye(len(m), dtype=bool)] for m in (rates["easy"], rates["hard"])])
+
+
+def below_chance(rates: Iterable[float], chance: float) -> bool:
+    """Whether a rate shown is below chance."""
+    values = np.asarray(list(rates), dtype=np.float64)
+    return bool(np.any(values < chance))
+
+
+def below_chance_note(rates: Iterable[float], chance: float, *, detail: str = "") -> None:
+    """A short note under a chart or table with a rate below chance: what it means."""
+    if below_chance(rates, chance):
+        where = f" ({detail})" if detail else ""
+        st.info(f"Some rates here are below chance ({chance:.3f}){where}: {report.BELOW_CHANCE}",
+                icon=":material/info:")
+
+
+def _below_where(frame: pd.DataFrame, chance: float, shown: int = 3) -> str:
+    """The first few points of Fig. 3 below chance, e.g. "easy sets at epoch 1: 0.000"."""
+    below = frame[frame["rate"] < chance].sort_values(["epoch", "set"])
+    pairs = frame["pair"].nunique() > 1
+    parts = [f"{row.pair + ', ' if pairs else ''}{row.set} sets at epoch {row.epoch:g}: {row.rate:.3f}"
+             for row in below.head(shown).itertuples()]
+    return "; ".join(parts) + ("; ..." if len(below) > shown else "")
 
 
 def _matrices(names: list[str], rates: dict) -> None:

@@ -41,7 +41,7 @@ PAGES: tuple[PageSpec, ...] = (
              (*_STUDY, "t", "frac", "matrix", "example", "across")),
     PageSpec("pages/compare.py", "Compare scores", ":material/compare_arrows:", "compare", "Study",
              (*_STUDY, "t", "frac", "points", "scores", "column", "easier")),
-    PageSpec("pages/ablation.py", "Ablation", ":material/content_cut:", "ablation", "Study", ("ablation",)),
+    PageSpec("pages/ablation.py", "Ablation", ":material/content_cut:", "ablation", "Study", (*_STUDY, "ablation")),
 )
 VIEW_PARAMS = frozenset(p for spec in PAGES for p in spec.params)
 

@@ -3,7 +3,7 @@ Streamlit, no TensorFlow): one row per chart mark, never one per example, so an 
 study (N = 1.28M) charts as fast as a small one.
 
 * the score-by-score matrices (:func:`matrix_frame`): Spearman's rho (oriented, +1 = agree) or
-  the matching rate of the easy or the hard sets (:mod:`easiness.stability`);
+  the matching rate of the easy or the hard sets (:mod:`easiness.analysis.stability`);
 * the data map (:func:`data_map`; Swayamdipta et al. 2020): confidence against variability, all
   N examples as 2-D bins, a fixed uniform sample of them as points to hover and pick;
 * the stability curves (:func:`stability_frames`): split-half rho per score against runs,
@@ -18,8 +18,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from easiness import scores, stability
-from easiness.study_scores import ScoreSet
+from easiness.analysis import scores, stability
+from easiness.analysis.study_scores import ScoreSet
 
 STABILITY_EXAMPLES = 20_000  # examples whose per-run values feed the split halves (rho's error ~0.01)
 POINTS = 2_000  # data-map points drawn (the rest are in the bins)

@@ -1,4 +1,4 @@
-"""Blocks of the "Scores" page: every difficulty score of one model (:mod:`easiness.scores`) at T,
+"""Blocks of the "Scores" page: every difficulty score of one model (:mod:`easiness.analysis.scores`) at T,
 how they agree (a heat map), the data map, how many runs each needs to be reproducible, the
 hardest examples by each, and, on request, whether one model's scores predict another's.
 
@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from easiness import images as imaging
-from easiness import scores, stability
+from easiness.analysis import images as imaging
+from easiness.analysis import scores, stability
 from easiness.errors import EasinessError
 from easiness.store import Study
-from easiness.study_scores import ScoreSet, compute
+from easiness.analysis.study_scores import ScoreSet, compute
 from easiness.ui import cache, charts, roots, score_data, urlstate
 from easiness.ui.examples import mosaic
 

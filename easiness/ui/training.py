@@ -52,9 +52,11 @@ def config_and_provenance(study: Study, manifests: list[dict]) -> None:
     first = manifests[0]
     left, right = st.columns(2)
     with left.expander("Config (saved with every run)", expanded=True):
-        st.json(_redacted(first.get("config", {}), study))
+        st.json(readable(_redacted(first.get("config", {}), study)))
+        st.caption(f"{milestones_note(first.get('config', {}))}Numbers are rounded here; the run's "
+                   "manifest.json keeps them exact.")
     with right.expander("Provenance: versions, commit, machine", expanded=True):
-        st.json(_redacted(first.get("provenance", {}), study))
+        st.json(readable(_redacted(first.get("provenance", {}), study)))
     differing = [m["run"] for m in manifests[1:] if not _same(m, first)]
     if differing:
         st.warning(f"Runs {differing} were made with a different config or code version than run {first['run']}.")
@@ -71,6 +73,33 @@ def _redacted(value: Any, study: Study) -> Any:
     if isinstance(value, list):
         return [_redacted(v, study) for v in value]
     return value
+
+
+def readable(value: Any, *, digits: int = 3) -> Any:
+    """``value`` (JSON) with every float rounded for people: ``digits`` significant digits below
+    1 (0.8333333333333334 -> 0.833, 0.0001 stays), ``digits`` decimals from 1 on (123.4567 ->
+    123.457). Only what is shown: the stored config is not touched."""
+    if isinstance(value, float) and np.isfinite(value):
+        return float(f"{value:.{digits}g}") if abs(value) < 1 else round(value, digits)
+    if isinstance(value, dict):
+        return {k: readable(v, digits=digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable(v, digits=digits) for v in value]
+    return value
+
+
+def milestones_note(config: dict) -> str:
+    """Where the learning rate drops, in epochs (the config stores fractions of the epochs), as a
+    sentence; empty when the config does not say."""
+    fractions, epochs = config.get("lr_milestones"), config.get("epochs")
+    if not isinstance(fractions, list) or not fractions or not all(_real(x) for x in [*fractions, epochs]):
+        return ""
+    at = ", ".join(f"{f * epochs:.3g}" for f in fractions)
+    return f"lr_milestones are fractions of the {epochs:g} epochs (here {at} epochs in). "
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _same(a: dict, b: dict) -> bool:

@@ -1,6 +1,7 @@
-"""Blocks of the ground-truth page: in a synthetic study every example's look (majority or
-minority mode) and whether its label was flipped are known, so the paper's bias hypothesis
-(majority looks come out easy, minority looks hard) can be checked directly."""
+"""Blocks of the ground-truth page: in a synthetic study every example's appearance mode (the
+majority mode of its class or a minority mode) and whether its label was flipped are known, so
+the paper's bias hypothesis (the majority mode comes out easy, minority modes hard) can be
+checked directly. Groups from :func:`easiness.analysis.ground_truth.groups`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ CURVE_POINTS = 25  # checkpoints on the easiness-over-training curve
 
 
 def has_ground_truth(study: Study) -> bool:
-    """Whether the study knows each example's look (synthetic studies do), usable or not (the
+    """Whether the study knows each example's mode (synthetic studies do), usable or not (the
     sidebar names damaged ground truth, and :func:`summary` says it cannot be shown)."""
     return "mode" in study.extras
 
@@ -23,7 +24,7 @@ def has_ground_truth(study: Study) -> bool:
 def explain_missing(study: Study) -> None:
     """Why the page is empty for this study."""
     st.info(f"{study.root.name} has no per-example ground truth: only studies of the synthetic dataset "
-            "(`--dataset synthetic`) know which look each example has and which labels were flipped.")
+            "(`--dataset synthetic`) know which appearance mode each example has and which labels were flipped.")
 
 
 def summary(study: Study, model: str, view: View) -> None:
@@ -56,4 +57,4 @@ def _verdict(shares: dict, names: list[str]) -> None:
     easy = (ratio["easy"] / ratio["all"]).idxmax()
     hard = (ratio["hard"] / ratio["all"]).idxmax()
     st.caption(f"The easy set over-represents **{easy}** most, the hard set **{hard}** "
-               "(the bias hypothesis expects the majority look to be easy, minority looks and flipped labels hard).")
+               "(the bias hypothesis expects the majority mode to be easy, minority modes and flipped labels hard).")
