@@ -19,9 +19,9 @@ from easiness.store import StoreError, Study
 
 FRACTION = 0.1  # the paper's easy/hard share
 # What a matching rate below chance means; the app's matching page says the same.
-BELOW_CHANCE = ("the two sets avoid each other: what is easy (hard) for one is systematically not for the other, "
-                "as at the first checkpoint, where the losses of different architectures are anti-correlated. "
-                "A real measurement, not a bug.")
+BELOW_CHANCE = ("the two sets share fewer examples than random sets would; typically at the first checkpoint, when each "
+                "model is sure of a different few classes, so their easy sets lie in different classes. A real "
+                "measurement, not a bug.")
 
 
 def summary(study: Study, *, fraction: float = FRACTION) -> str:
