@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from easiness.analysis import metrics
+from easiness.analysis import distributions, metrics
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -374,21 +374,21 @@ def test_mask_matching_rate_and_matrices():
 
 
 def test_display_histogram_goes_logarithmic_for_losses_spanning_decades():
-    counts, edges, log = metrics.display_histogram(np.array([0.0, 1e-4, 1e-3, 0.5, 3.0, np.inf]), bins=4)
+    counts, edges, log = distributions.display_histogram(np.array([0.0, 1e-4, 1e-3, 0.5, 3.0, np.inf]), bins=4)
     assert log and counts.sum() == 5 and edges[-1] == 3.0 and np.all(np.diff(np.log(edges)) > 0)
-    counts, edges, log = metrics.display_histogram(np.array([1.0, 2.0, 3.0]), bins=2)
+    counts, edges, log = distributions.display_histogram(np.array([1.0, 2.0, 3.0]), bins=2)
     assert not log and counts.tolist() == [1, 2]
-    np.testing.assert_array_equal(edges, metrics.histogram(np.array([1.0, 2.0, 3.0]), bins=2)[1])
+    np.testing.assert_array_equal(edges, distributions.histogram(np.array([1.0, 2.0, 3.0]), bins=2)[1])
 
 
 # --------------------------------------------------------------------------- chart helpers
 
 
 def test_class_mix():
-    counts = metrics.class_mix([0, 8, 3, 1], LABELS, num_classes=3)
+    counts = distributions.class_mix([0, 8, 3, 1], LABELS, num_classes=3)
     np.testing.assert_array_equal(counts, [2, 2, 0])
     assert counts.dtype == np.int64
-    np.testing.assert_array_equal(metrics.class_mix([], LABELS, num_classes=2), [0, 0])
+    np.testing.assert_array_equal(distributions.class_mix([], LABELS, num_classes=2), [0, 0])
 
 
 @pytest.mark.parametrize("indices, labels, num_classes", [
@@ -396,42 +396,42 @@ def test_class_mix():
 ])
 def test_class_mix_rejects_bad_inputs(indices, labels, num_classes):
     with pytest.raises(ValueError):
-        metrics.class_mix(indices, labels, num_classes=num_classes)
+        distributions.class_mix(indices, labels, num_classes=num_classes)
 
 
 def test_thresholds():
-    assert metrics.thresholds(E_END, fraction=0.3) == (3.0, 8.0)
-    assert metrics.thresholds(E_END) == (1.0, 10.0)
+    assert distributions.thresholds(E_END, fraction=0.3) == (3.0, 8.0)
+    assert distributions.thresholds(E_END) == (1.0, 10.0)
     with pytest.raises(ValueError):
-        metrics.thresholds(E_END, fraction=0.0)
+        distributions.thresholds(E_END, fraction=0.0)
 
 
 def test_histogram():
-    counts, edges = metrics.histogram(np.array([0, 0, 1, 2, 3, 4.0]), bins=4)
+    counts, edges = distributions.histogram(np.array([0, 0, 1, 2, 3, 4.0]), bins=4)
     np.testing.assert_array_equal(counts, [2, 1, 1, 2])
     np.testing.assert_array_equal(edges, [0, 1, 2, 3, 4])
-    counts, _ = metrics.histogram(E_END)
+    counts, _ = distributions.histogram(E_END)
     assert counts.shape == (50,) and counts.sum() == 10
 
 
 @pytest.mark.parametrize("values, bins", [(E_END, 0), (E_END, 2.5), (np.array([1.0, np.inf]), 4)])
 def test_histogram_rejects_bad_inputs(values, bins):
     with pytest.raises(ValueError):
-        metrics.histogram(values, bins=bins)
+        distributions.histogram(values, bins=bins)
 
 
 def test_summary_by_group():
-    rows = metrics.summary_by_group(E_END[:6], ["b", "a", "b", "a", "b", "a"])
+    rows = distributions.summary_by_group(E_END[:6], ["b", "a", "b", "a", "b", "a"])
     # a: examples 1,3,5 -> 3,2,4; b: examples 0,2,4 -> 1,8,9
     assert rows == [
         {"group": "a", "count": 3, "mean": 3.0, "median": 3.0},
         {"group": "b", "count": 3, "mean": 6.0, "median": 8.0},
     ]
     assert type(rows[0]["group"]) is str
-    rows = metrics.summary_by_group(E_END, LABELS == 1)
+    rows = distributions.summary_by_group(E_END, LABELS == 1)
     assert [r["group"] for r in rows] == [False, True] and type(rows[0]["group"]) is bool
     with pytest.raises(ValueError):
-        metrics.summary_by_group(E_END, LABELS[:5])
+        distributions.summary_by_group(E_END, LABELS[:5])
 
 
 # --------------------------------------------------------------------------- import hygiene

@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from easiness.analysis import ground_truth, metrics
+from easiness.analysis import distributions, ground_truth, metrics
 from easiness.store import StoreError, Study
 
 FRACTION = 0.1  # the paper's easy/hard share
@@ -58,7 +58,7 @@ def _test_accuracy(study: Study, name: str) -> str:
 
 def _top_classes(study: Study, indices: np.ndarray, k: int = 2) -> str:
     """The ``k`` classes with the largest share of the set; a class absent from it never."""
-    counts = metrics.class_mix(indices, study.labels, num_classes=study.num_classes)
+    counts = distributions.class_mix(indices, study.labels, num_classes=study.num_classes)
     order = [c for c in np.argsort(-counts, kind="stable")[:k] if counts[c] > 0]
     return ", ".join(f"{study.class_names[c]} {counts[c] / max(len(indices), 1):.0%}" for c in order)
 
@@ -126,7 +126,7 @@ def _ground_truth(study: Study, names: list[str]) -> list[str]:
     labels = np.asarray(group_names)[codes]
     lines = ["mean easiness by ground truth (synthetic bias; lower = easier):"]
     for name in names:
-        rows = metrics.summary_by_group(metrics.easiness(study.losses(name)), labels)
+        rows = distributions.summary_by_group(metrics.easiness(study.losses(name)), labels)
         cells = "  ".join(f"{r['group']} {r['mean']:.3f} (n={r['count']})" for r in rows)
         lines.append(f"  {name:20s} {cells}")
     return lines

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness.analysis import ground_truth as truth
+from easiness.analysis import distributions, ground_truth as truth
 from easiness.analysis import images as imaging
 from easiness.analysis import metrics
 from easiness.store import Study
@@ -124,8 +124,8 @@ def histogram(r: Ref, k: int, class_index: int | None, fraction: float, bins: in
     chosen = members(study_of(r), class_index)
     if chosen is not None:
         values = values[chosen]
-    counts, edges, log = metrics.display_histogram(values, bins=bins)
-    easy_cut, hard_cut = metrics.thresholds(values, fraction=fraction)
+    counts, edges, log = distributions.display_histogram(values, bins=bins)
+    easy_cut, hard_cut = distributions.thresholds(values, fraction=fraction)
     frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "examples": counts})
     return {"bins": frame, "easy": easy_cut, "hard": hard_cut, "n": int(values.size), "log": log,
             "infinite": int(np.count_nonzero(~np.isfinite(values)))}
@@ -204,7 +204,7 @@ def ground_truth(r: Ref, k: int, fraction: float, ks: tuple[int, ...]) -> dict[s
     if groups is None:
         return None
     codes, names = groups
-    summary = pd.DataFrame(metrics.summary_by_group(easiness(r, k), codes))
+    summary = pd.DataFrame(distributions.summary_by_group(easiness(r, k), codes))
     summary.insert(0, "group", [names[g] for g in summary.pop("group")])
     shares = truth.shares(codes, len(names), masks(r, k, fraction))
     means = compute.group_means(study, r.model, codes, len(names), ks)
