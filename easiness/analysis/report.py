@@ -91,11 +91,50 @@ def _matching_table(study: Study, names: list[str], fraction: float) -> list[str
              f"  {'pair':44s} {'first checkpoint':>17s}  {'last checkpoint':>16s}"]
     shown = []
     for a, b in itertools.combinations(names, 2):
-        rates = metrics.matching_over_checkpoints(study.losses(a), study.losses(b), fraction=fraction)
+        rates = metrics.matching_over_checkpoints(study.losses(a), study.losses(b), fraction=fraction,
+                                                  checkpoints=[0, -1])
         first = _rates(rates["easy"][0], rates["hard"][0], chance)
         last = _rates(rates["easy"][-1], rates["hard"][-1], chance)
         lines.append(f"  {a + ' vs ' + b:44s} {first:>17s}  {last:>16s}")
         shown += [rates[s][i] for s in ("easy", "hard") for i in (0, -1)]
+    return lines + _key(shown, chance)
+
+
+def spread(count: int, rows: int) -> list[int]:
+    """At most ``rows`` of the indices ``0..count-1``, evenly spaced, the first and the last always."""
+    if count <= 0 or rows <= 0:
+        return []
+    if count <= rows:
+        return list(range(count))
+    if rows == 1:
+        return [count - 1]
+    return sorted({round(i * (count - 1) / (rows - 1)) for i in range(rows)})
+
+
+def matching_by_checkpoint(study: Study, names: list[str], *, fraction: float = FRACTION,
+                           rows: int | None = 20) -> list[str]:
+    """Fig. 3 as text: the easy / hard matching rate of every pair of ``names`` at the checkpoints
+    all of them have, one row per checkpoint; at most ``rows`` rows (None: all), evenly spaced
+    with the first and the last, and only those checkpoints are read."""
+    names = [name for name in names if study.checkpoints(name)]
+    if len(names) < 2:
+        return []
+    count = min(len(study.checkpoints(name)) for name in names)
+    ks = list(range(count)) if rows is None else spread(count, rows)
+    curves = metrics.matching_curves({name: study.losses(name) for name in names}, fraction=fraction, checkpoints=ks)
+    chance = _chance(study, fraction)
+    pairs = list(curves)
+    labels = [f"{a} vs {b}" for a, b in pairs]
+    widths = [max(len(label), 11) for label in labels]
+    shown_all = "" if len(ks) == count else f"; {len(ks)} of {count} checkpoints shown"
+    lines = [f"matching rate of easy / hard sets between models at each checkpoint (Fig. 3; chance {chance:.2f}{shown_all}):",
+             f"  {'T':>4s} {'epoch':>6s}  " + "  ".join(f"{label:>{w}s}" for label, w in zip(labels, widths))]
+    shown = []
+    epochs = study.checkpoints(names[0])
+    for j, k in enumerate(ks):
+        cells = [_rates(curves[pair]["easy"][j], curves[pair]["hard"][j], chance) for pair in pairs]
+        shown += [curves[pair][s][j] for pair in pairs for s in ("easy", "hard")]
+        lines.append(f"  {k + 1:>4d} {float(epochs[k]['epoch']):>6g}  " + "  ".join(f"{c:>{w}s}" for c, w in zip(cells, widths)))
     return lines + _key(shown, chance)
 
 
