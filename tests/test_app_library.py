@@ -45,12 +45,6 @@ def test_example_losses_are_read_without_the_memory_map(study):
         compute.example_losses(study, model, study.n)
 
 
-def test_spread_keeps_first_and_last():
-    assert compute.spread(3, 10) == [0, 1, 2]
-    points = compute.spread(300, 25)
-    assert points[0] == 0 and points[-1] == 299 and len(points) == 25 and points == sorted(set(points))
-
-
 # ------------------------------------------------------------------------- tables
 
 

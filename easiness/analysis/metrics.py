@@ -440,7 +440,7 @@ def matching_over_checkpoints(
     losses_b: Any,
     *,
     fraction: float = 0.1,
-    checkpoints: Sequence[int] | None = None,
+    checkpoints: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     nan_hardest: bool = False,
 ) -> dict[str, np.ndarray]:
     """Fig. 3: matching rate of model A's and model B's easy (hard) sets at each checkpoint.
@@ -452,7 +452,8 @@ def matching_over_checkpoints(
         losses_a: [M_a, C_a, N] losses of model A (ndarray or lazy reader).
         losses_b: [M_b, C_b, N] losses of model B, same N and example order.
         fraction: share of examples in each set (paper: 0.1).
-        checkpoints: indices into the common min(C_a, C_b) checkpoints (default: all).
+        checkpoints: indices into the common min(C_a, C_b) checkpoints (default: all); or
+            ``{"a": [...], "b": [...]}``, each model's own, as for :func:`matching_curves`.
         nan_hardest: rank a NaN easiness as the hardest value instead of refusing it.
 
     Returns:
@@ -461,7 +462,7 @@ def matching_over_checkpoints(
     shapes = {"a": _loss_shape(losses_a, name="losses_a"), "b": _loss_shape(losses_b, name="losses_b")}
     if shapes["a"][2] != shapes["b"][2]:
         raise ValueError(f"models score different examples: N={shapes['a'][2]} vs N={shapes['b'][2]}")
-    ks = _common_checkpoints(shapes, checkpoints)
+    ks = _model_checkpoints(shapes, checkpoints)
     curves = _curves({"a": losses_a, "b": losses_b}, shapes, ks, _fraction(fraction), nan_hardest)
     return curves[("a", "b")]
 
@@ -470,7 +471,7 @@ def matching_curves(
     losses: Mapping[str, Any],
     *,
     fraction: float = 0.1,
-    checkpoints: Sequence[int] | None = None,
+    checkpoints: Sequence[int] | Mapping[str, Sequence[int]] | None = None,
     nan_hardest: bool = False,
 ) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     """Fig. 3 for every pair of several models: :func:`matching_over_checkpoints` of each pair at
@@ -479,7 +480,11 @@ def matching_curves(
 
     Args:
         losses: model name -> [M, C, N] losses (ndarray or lazy reader), the same N.
-        fraction, checkpoints, nan_hardest: as for :func:`matching_over_checkpoints`.
+        fraction, nan_hardest: as for :func:`matching_over_checkpoints`.
+        checkpoints: indices into the checkpoints every model has (default: all); or, per model
+            name, that model's own indices, lists of one length whose j-th entries are compared
+            (the checkpoints at the same epochs when the models were scored at different steps:
+            :func:`easiness.analysis.checkpoints.shared`).
 
     Returns:
         {(a, b): {"easy": [K], "hard": [K]}} for every pair a before b in the mapping's order.
@@ -489,23 +494,34 @@ def matching_curves(
         raise ValueError("models score different examples: N=" + " vs N=".join(str(s[2]) for s in shapes.values()))
     if len(shapes) < 2:
         return {}
-    ks = _common_checkpoints(shapes, checkpoints)
+    ks = _model_checkpoints(shapes, checkpoints)
     return _curves(losses, shapes, ks, _fraction(fraction), nan_hardest)
 
 
-def _common_checkpoints(shapes: Mapping[str, tuple[int, int, int]], checkpoints: Sequence[int] | None) -> list[int]:
-    """The requested indices into the checkpoints every model has, normalised (default: all)."""
+def _model_checkpoints(shapes: Mapping[str, tuple[int, int, int]],
+                       checkpoints: Sequence[int] | Mapping[str, Sequence[int]] | None) -> dict[str, list[int]]:
+    """Per model, the requested checkpoint indices, normalised: the same indices into the
+    checkpoints every model has (default: all of them), or each model's own from a mapping."""
+    if isinstance(checkpoints, Mapping):
+        if set(checkpoints) != set(shapes):
+            raise ValueError(f"checkpoints are given for {sorted(checkpoints)}, the losses for {sorted(shapes)}")
+        if len({len(ks) for ks in checkpoints.values()}) > 1:
+            raise ValueError("each model needs as many checkpoints as the others: the j-th of each are compared")
+        return {name: [_index(k, size=shapes[name][1], name=f"checkpoint of {name}") for k in checkpoints[name]]
+                for name in shapes}
     common = min(shape[1] for shape in shapes.values())
     steps = range(common) if checkpoints is None else checkpoints
-    return [_index(k, size=common, name="checkpoint") for k in steps]
+    ks = [_index(k, size=common, name="checkpoint") for k in steps]
+    return {name: ks for name in shapes}
 
 
 def _curves(losses, shapes, ks, fraction, nan_hardest) -> dict[tuple[str, str], dict[str, np.ndarray]]:
     names = list(shapes)
     pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    out = {pair: {"easy": np.zeros(len(ks)), "hard": np.zeros(len(ks))} for pair in pairs}
-    for j, k in enumerate(ks):
-        masks = {name: _masks_at(losses[name], k, shapes[name], fraction, nan_hardest) for name in names}
+    count = len(ks[names[0]])
+    out = {pair: {"easy": np.zeros(count), "hard": np.zeros(count)} for pair in pairs}
+    for j in range(count):
+        masks = {name: _masks_at(losses[name], ks[name][j], shapes[name], fraction, nan_hardest) for name in names}
         for a, b in pairs:
             out[(a, b)]["easy"][j] = _mask_rate(masks[a][0], masks[b][0])
             out[(a, b)]["hard"][j] = _mask_rate(masks[a][1], masks[b][1])

@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from easiness.analysis import distributions, ground_truth, metrics
+from easiness.analysis import checkpoints, distributions, ground_truth, metrics
 from easiness.store import StoreError, Study
 
 FRACTION = 0.1  # the paper's easy/hard share
@@ -91,8 +91,12 @@ def _matching_table(study: Study, names: list[str], fraction: float) -> list[str
              f"  {'pair':44s} {'first checkpoint':>17s}  {'last checkpoint':>16s}"]
     shown = []
     for a, b in itertools.combinations(names, 2):
+        _, at = checkpoints.shared(study, [a, b])
+        if not at[a]:
+            lines.append(f"  {a + ' vs ' + b:44s} never scored at the same epoch")
+            continue
         rates = metrics.matching_over_checkpoints(study.losses(a), study.losses(b), fraction=fraction,
-                                                  checkpoints=[0, -1])
+                                                  checkpoints={"a": [at[a][0], at[a][-1]], "b": [at[b][0], at[b][-1]]})
         first = _rates(rates["easy"][0], rates["hard"][0], chance)
         last = _rates(rates["easy"][-1], rates["hard"][-1], chance)
         lines.append(f"  {a + ' vs ' + b:44s} {first:>17s}  {last:>16s}")
@@ -100,41 +104,33 @@ def _matching_table(study: Study, names: list[str], fraction: float) -> list[str
     return lines + _key(shown, chance)
 
 
-def spread(count: int, rows: int) -> list[int]:
-    """At most ``rows`` of the indices ``0..count-1``, evenly spaced, the first and the last always."""
-    if count <= 0 or rows <= 0:
-        return []
-    if count <= rows:
-        return list(range(count))
-    if rows == 1:
-        return [count - 1]
-    return sorted({round(i * (count - 1) / (rows - 1)) for i in range(rows)})
-
-
 def matching_by_checkpoint(study: Study, names: list[str], *, fraction: float = FRACTION,
                            rows: int | None = 20) -> list[str]:
-    """Fig. 3 as text: the easy / hard matching rate of every pair of ``names`` at the checkpoints
-    all of them have, one row per checkpoint; at most ``rows`` rows (None: all), evenly spaced
-    with the first and the last, and only those checkpoints are read."""
+    """Fig. 3 as text: the easy / hard matching rate of every pair of ``names`` at the epochs all
+    of them were scored (:func:`easiness.analysis.checkpoints.shared`), one row per epoch; at most
+    ``rows`` rows (None: all), evenly spaced with the first and the last, and only those
+    checkpoints are read."""
     names = [name for name in names if study.checkpoints(name)]
     if len(names) < 2:
         return []
-    count = min(len(study.checkpoints(name)) for name in names)
-    ks = list(range(count)) if rows is None else spread(count, rows)
-    curves = metrics.matching_curves({name: study.losses(name) for name in names}, fraction=fraction, checkpoints=ks)
+    epochs, at = checkpoints.shared(study, names)
+    if not epochs:
+        return [f"matching rate between models over epochs (Fig. 3): {', '.join(names)} were never scored at the same epoch"]
+    picks = list(range(len(epochs))) if rows is None else checkpoints.spread(len(epochs), rows)
+    curves = metrics.matching_curves({name: study.losses(name) for name in names}, fraction=fraction,
+                                     checkpoints={name: [at[name][j] for j in picks] for name in names})
     chance = _chance(study, fraction)
-    pairs = list(curves)
-    labels = [f"{a} vs {b}" for a, b in pairs]
+    labels = [f"{a} vs {b}" for a, b in curves]
     widths = [max(len(label), 11) for label in labels]
-    shown_all = "" if len(ks) == count else f"; {len(ks)} of {count} checkpoints shown"
-    lines = [f"matching rate of easy / hard sets between models at each checkpoint (Fig. 3; chance {chance:.2f}{shown_all}):",
-             f"  {'T':>4s} {'epoch':>6s}  " + "  ".join(f"{label:>{w}s}" for label, w in zip(labels, widths))]
+    shown_all = "" if len(picks) == len(epochs) else f"; {len(picks)} of {len(epochs)} shown"
+    lines = [f"matching rate of easy / hard sets between models at each epoch all were scored "
+             f"(Fig. 3; chance {chance:.2f}{shown_all}):",
+             f"  {'epoch':>7s}  " + "  ".join(f"{label:>{w}s}" for label, w in zip(labels, widths))]
     shown = []
-    epochs = study.checkpoints(names[0])
-    for j, k in enumerate(ks):
-        cells = [_rates(curves[pair]["easy"][j], curves[pair]["hard"][j], chance) for pair in pairs]
-        shown += [curves[pair][s][j] for pair in pairs for s in ("easy", "hard")]
-        lines.append(f"  {k + 1:>4d} {float(epochs[k]['epoch']):>6g}  " + "  ".join(f"{c:>{w}s}" for c, w in zip(cells, widths)))
+    for i, j in enumerate(picks):
+        cells = [_rates(rates["easy"][i], rates["hard"][i], chance) for rates in curves.values()]
+        shown += [rates[s][i] for rates in curves.values() for s in ("easy", "hard")]
+        lines.append(f"  {epochs[j]:>7g}  " + "  ".join(f"{c:>{w}s}" for c, w in zip(cells, widths)))
     return lines + _key(shown, chance)
 
 

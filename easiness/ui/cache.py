@@ -168,12 +168,13 @@ def averaged(r: Ref, k: int, class_index: int, fraction: float) -> dict[str, Any
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def curves(refs: tuple[Ref, ...], ks: tuple[int, ...], fraction: float) -> dict[tuple[str, str], dict]:
-    """Fig. 3 rates for every pair of the models in ``refs`` at checkpoints ``ks`` (the sets of
-    each checkpoint are computed, compared and dropped: only the rates are kept)."""
+def curves(refs: tuple[Ref, ...], ks: tuple[tuple[int, ...], ...], fraction: float) -> dict[tuple[str, str], dict]:
+    """Fig. 3 rates for every pair of the models in ``refs``, the j-th checkpoint of each in
+    ``ks`` (one tuple per model, at the same epochs) compared (the sets of each checkpoint are
+    computed, compared and dropped: only the rates are kept)."""
     study = study_of(refs[0])
     return metrics.matching_curves({r.model: study.losses(r.model) for r in refs}, fraction=fraction,
-                                   checkpoints=ks, nan_hardest=True)
+                                   checkpoints={r.model: list(k) for r, k in zip(refs, ks)}, nan_hardest=True)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness.analysis import agreement
+from easiness.analysis import agreement, checkpoints
 from easiness.errors import EasinessError
 from easiness.store import Study
-from easiness.ui import cache, compute, roots, urlstate
+from easiness.ui import cache, roots, urlstate
 
 SCATTER_POINTS = 2_000  # points drawn at most: a uniform sample of the joined examples
 POINT_BUDGET = 15_000_000  # losses read for the Spearman curve's default resolution (as Fig. 3's)
@@ -223,7 +223,7 @@ def curve(study: Study, model: str, points: int, source: Source, column: str, hi
           result: agreement.Joined) -> None:
     """Spearman's rho between easiness and the score at checkpoints spread over training."""
     plan = study.checkpoints(model)
-    ks = tuple(compute.spread(len(plan), points))
+    ks = tuple(checkpoints.spread(len(plan), points))
     epochs = tuple(float(plan[k]["epoch"]) for k in ks)
     frame = spearman_curve(cache.ref(study, model), ks, epochs, source.key, column, higher, result)
     st.altair_chart(spearman_chart(frame), width="stretch")

@@ -32,13 +32,6 @@ def easiness_at(study: Study, model: str, k: int, *, run: int | None = None) -> 
     return metrics.easiness(stack, checkpoint=k, runs=None if run is None else [run], nan_hardest=True)
 
 
-def spread(count: int, points: int) -> list[int]:
-    """At most ``points`` checkpoint indices spread evenly over ``count``, first and last included."""
-    if count <= points:
-        return list(range(count))
-    return sorted({int(round(x)) for x in np.linspace(0, count - 1, max(points, 2))})
-
-
 def example_losses(study: Study, model: str, index: int) -> np.ndarray:
     """``[M, C]`` losses of one example in every run at every completed checkpoint.
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from easiness.analysis import metrics, report
+from easiness.analysis import checkpoints, metrics, report
 from easiness.store import Study
-from easiness.ui import cache, charts, compute, tables
+from easiness.ui import cache, charts, tables
 
 # Losses read for a curve's default resolution: each point reads M x N values per model, so a
 # CIFAR-10 study (3 x 10 runs x 50,000) gets 10 points and an ImageNet one the minimum, 5.
@@ -24,8 +24,8 @@ def scored_models(study: Study) -> list[str]:
 
 
 def common_count(study: Study, models: list[str]) -> int:
-    """The checkpoints every one of ``models`` has."""
-    return min(len(study.checkpoints(m)) for m in models)
+    """The epochs every one of ``models`` was scored at: the points Fig. 3 can draw."""
+    return len(checkpoints.shared(study, models)[0])
 
 
 def default_points(study: Study, models: list[str]) -> int:
@@ -42,15 +42,20 @@ def chance(study: Study, fraction: float) -> float:
 
 def curves(study: Study, models: list[str], fraction: float, points: int) -> None:
     """Fig. 3: easy and hard matching rate of every pair of models against epoch."""
-    ks = tuple(compute.spread(common_count(study, models), points))
+    epochs, at = checkpoints.shared(study, models)
+    if not epochs:
+        st.info(f"{', '.join(models)} were never scored at the same epoch, so there is no curve to draw "
+                "(compare models scored every epoch, or with the same --score-every).")
+        return
+    picks = checkpoints.spread(len(epochs), points)
+    ks = tuple(tuple(at[m][j] for j in picks) for m in models)
     rates = cache.curves(tuple(cache.ref(study, m) for m in models), ks, fraction)
-    epochs = [study.checkpoints(models[0])[k]["epoch"] for k in ks]
-    frame = tables.matching(rates, epochs)
+    frame = tables.matching(rates, [epochs[j] for j in picks])
     for which in ("easy", "hard"):  # why stacked, full width: side by side, the legends left ~150 px of chart
         st.markdown(f"**{which} sets**")
         st.altair_chart(charts.matching(frame[frame["set"] == which], chance(study, fraction)), width="stretch")
-    st.caption(f"Dashed line: chance ({chance(study, fraction):.3f}). Computed at {len(ks)} of "
-               f"{common_count(study, models)} checkpoints.")
+    st.caption(f"Dashed line: chance ({chance(study, fraction):.3f}). Computed at {len(picks)} of the "
+               f"{len(epochs)} epochs every model was scored.")
     below_chance_note(frame["rate"], chance(study, fraction), detail=_below_where(frame, chance(study, fraction)))
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from easiness.analysis import checkpoints
 from easiness.store import Study
-from easiness.ui import cache, charts, compute, tables
+from easiness.ui import cache, charts, tables
 from easiness.ui.controls import View
 
 CURVE_POINTS = 25  # checkpoints on the easiness-over-training curve
@@ -35,7 +36,7 @@ def summary(study: Study, model: str, view: View) -> None:
         return
     r = cache.ref(study, model)
     count = len(study.checkpoints(model))
-    ks = tuple(compute.spread(count, CURVE_POINTS))
+    ks = tuple(checkpoints.spread(count, CURVE_POINTS))
     data = cache.ground_truth(r, view.k, view.fraction, ks)
     left, right = st.columns(2)
     with left:
