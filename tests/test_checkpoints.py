@@ -117,3 +117,23 @@ def test_the_matching_page_draws_fig_3_at_the_shared_epochs(mixed, monkeypatch):
     at.run()
     assert not at.exception and not at.error, ([e.value for e in at.exception], [e.value for e in at.error])
     assert any("of the 3 epochs every model was scored" in c.value for c in at.caption)
+
+
+def test_a_checkpoint_at_different_epochs_is_noted_in_the_export_and_the_app(mixed, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from easiness.analysis import tables
+
+    frame = tables.easiness_table(mixed, checkpoint=0)
+    assert any("coarse epoch 1, fine epoch 0.5" in note for note in frame.attrs["notes"])
+    assert checkpoints.mismatch({"a": 2.0, "b": 2.0000000001}, 2) is None
+    monkeypatch.setenv("EASINESS_RUNS", str(mixed.root.parent))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/matching.py")
+    at.query_params.update({"study": mixed.root.name, "t": "2"})
+    at.run()
+    assert not at.exception
+    assert any("lies at different epochs" in w.value and "fine epoch 1" in w.value for w in at.warning)

@@ -3,18 +3,19 @@
 Models of one study may be scored at different moments: one every epoch, another every K updates
 (``--score-every``), or for fewer epochs. Their k-th checkpoints then lie at different epochs, so
 Fig. 3 compares them by epoch, at the epochs every model was scored (:func:`shared`), not by
-index. :func:`spread` thins a long curve to a few evenly spaced points.
+index; where one checkpoint T is asked of every model, :func:`mismatch` says when it lies at
+different epochs. :func:`spread` thins a long curve to a few evenly spaced points.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from easiness.store import Study
 
-__all__ = ["shared", "spread"]
+__all__ = ["mismatch", "shared", "spread"]
 
 # Epochs are stored as floats (fractions of an epoch with --score-every); two checkpoints are at
 # the same epoch when they agree to this many decimals.
@@ -41,3 +42,13 @@ def shared(study: Study, models: Sequence[str]) -> tuple[list[float], dict[str, 
                   for k, point in enumerate(study.checkpoints(model))} for model in models}
     epochs = sorted(set.intersection(*(set(by_epoch) for by_epoch in at.values()))) if at else []
     return epochs, {model: [at[model][e] for e in epochs] for model in models}
+
+
+def mismatch(epochs: Mapping[str, float], t: int) -> str | None:
+    """One line when the models' checkpoint ``t`` (1-based) lies at different ``epochs`` (model ->
+    epoch), else None."""
+    if len({round(float(e), EPOCH_DECIMALS) for e in epochs.values()}) <= 1:
+        return None
+    at = ", ".join(f"{model} epoch {float(e):g}" for model, e in epochs.items())
+    return (f"checkpoint T = {t} lies at different epochs for these models ({at}): comparing them at T mixes "
+            "moments of training (Fig. 3 compares models at the epochs all were scored)")

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from easiness.store import atomic
-from easiness.analysis import metrics, study_scores
+from easiness.analysis import checkpoints, metrics, study_scores
 from easiness.errors import EasinessError
 from easiness.store import Study
 
@@ -190,7 +190,8 @@ def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpo
     Returns:
         ``[N rows]``: id (str), label (int), class (categorical), then ``<score>_<model>``;
         ``attrs["scores"]``: model -> the difficulty scores added; ``attrs["notes"]``: why
-        scores were left out (one line per model that lacks arrays).
+        scores were left out (one line per model that lacks arrays), and a line when the models'
+        checkpoint lies at different epochs (:func:`easiness.analysis.checkpoints.mismatch`).
     """
     chosen = check_models(study, models)
     k = _checkpoint(study, chosen, checkpoint, runs)
@@ -208,8 +209,9 @@ def easiness_table(study: Study, *, models: Sequence[str] | None = None, checkpo
             data.update({f"{name}_{model}": values for name, values in extra.mean.items()})
             added[model] = extra.names
             notes += [extra.note] if extra.note else []
+    apart = checkpoints.mismatch({m: checkpoint_epoch(study, m, k, runs) for m in chosen}, k + 1)
     frame = pd.DataFrame(data)
-    frame.attrs.update(scores=added, notes=notes)
+    frame.attrs.update(scores=added, notes=notes + ([apart] if apart else []))
     return frame
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from easiness.analysis import checkpoints
 from easiness.store import StoreError, Study
 from easiness.ui import cache, compute, navigation, roots, urlstate
 
@@ -140,6 +141,9 @@ def checkpoint(study: Study, models: list[str]) -> tuple[int, dict]:
                             help="T: the scoring checkpoint (one per epoch unless --score-every was set)")
     point = plans[0][t - 1]
     st.caption(f"T = {t} of {count}: epoch {point['epoch']:g}, {point['step']:,} updates")
+    apart = checkpoints.mismatch({m: plan[t - 1]["epoch"] for m, plan in zip(models, plans)}, t)
+    if apart:
+        st.warning(apart[0].upper() + apart[1:] + ".")
     nonfinite_notice(study, models, t - 1)
     return t - 1, point
 
