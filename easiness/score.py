@@ -163,8 +163,27 @@ def _run_and_report(config: cfg.Config, out: Path, args: argparse.Namespace, sta
             study = store.Study.open(out)
             print(report.summary(study))
             refuse_all_failed(study, config)
+            keep_scores(study)
 
     return run_job(status, work, resume_hint="run the same command again to continue from the last checkpoint")
+
+
+def keep_scores(study) -> None:
+    """Compute the Scores page's view of every finished model once, so the app opens it at once
+    (:mod:`easiness.analysis.score_cache`); a model with unfinished runs is left to the page."""
+    import time
+
+    from easiness.analysis import score_cache
+
+    for model in [m for m in study.models if score_cache.keepable(study, m)]:
+        started = time.perf_counter()
+        try:
+            score_cache.page_view(study, model)
+        except EasinessError as e:  # why: the training is done and kept; the page computes on view
+            print(f"note: the scores of {model} were not kept for the app: {e}")
+            continue
+        print(f"{model}: every score at T = {len(study.checkpoints(model))} kept for the app's Scores page "
+              f"({time.perf_counter() - started:.1f} s)")
 
 
 if __name__ == "__main__":

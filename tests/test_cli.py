@@ -65,6 +65,8 @@ def test_score_end_to_end_resume_and_refuse_other_dataset(tmp_path):
     assert final["state"] == "done" and final["done"] == final["total"] == 8
     assert "matching rate of easy / hard sets between models (chance 0.10)" in done.stdout
     assert "majority mode" in done.stdout and "flipped label" in done.stdout
+    assert done.stdout.count("kept for the app's Scores page") == 2
+    assert (out / ".easiness-cache" / "scores" / "wrn10_1.npz").is_file()
 
     study = Study.open(out)
     assert study.models == ["densenet_bc40_k12", "wrn10_1"] and study.status == "done"

@@ -19,19 +19,12 @@ import numpy as np
 import pandas as pd
 
 from easiness.analysis import scores, stability
+from easiness.analysis.score_cache import sample
 from easiness.analysis.study_scores import ScoreSet
 
-STABILITY_EXAMPLES = 20_000  # examples whose per-run values feed the split halves (rho's error ~0.01)
 POINTS = 2_000  # data-map points drawn (the rest are in the bins)
 BINS = 40  # data-map bins per axis
 MATRICES = ("spearman", "easy matching", "hard matching")
-
-
-def sample(n: int, count: int) -> np.ndarray:
-    """Sorted positions of a fixed uniform sample of ``count`` of ``n`` (all when n <= count)."""
-    if n <= count:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, size=count, replace=False))
 
 
 # --------------------------------------------------------------------------- between scores

@@ -14,10 +14,10 @@ import numpy as np
 import streamlit as st
 
 from easiness.analysis import images as imaging
-from easiness.analysis import scores, stability
+from easiness.analysis import score_cache, scores, stability
 from easiness.errors import EasinessError
 from easiness.store import Study
-from easiness.analysis.study_scores import ScoreSet, compute
+from easiness.analysis.study_scores import ScoreSet
 from easiness.ui import cache, charts, roots, score_data, urlstate
 from easiness.ui.examples import mosaic
 
@@ -30,9 +30,7 @@ ACROSS = ("hide", "show")
 
 @st.cache_resource(max_entries=8, show_spinner="Computing every score over the checkpoints up to T...")
 def _scores(r: cache.Ref, k: int) -> ScoreSet:
-    study = cache.study_of(r)
-    rows = score_data.sample(study.n, score_data.STABILITY_EXAMPLES)
-    return compute(study, r.model, at=k, runs=r.runs, per_run=True, sample=rows)
+    return score_cache.page_view(cache.study_of(r), r.model, at=k, runs=r.runs)
 
 
 def load(study: Study, model: str, k: int) -> ScoreSet:
