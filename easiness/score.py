@@ -182,8 +182,9 @@ def keep_scores(study) -> None:
         except EasinessError as e:  # why: the training is done and kept; the page computes on view
             print(f"note: the scores of {model} were not kept for the app: {e}")
             continue
-        print(f"{model}: every score at T = {len(study.checkpoints(model))} kept for the app's Scores page "
-              f"({time.perf_counter() - started:.1f} s)")
+        took = time.perf_counter() - started
+        print(f"{model}: every score at T = {len(study.checkpoints(model))} kept for the app's Scores page"
+              + (f" ({took:.0f} s)" if took >= 1 else ""))
 
 
 if __name__ == "__main__":
