@@ -61,8 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         at = -1 if args.checkpoint is None else args.checkpoint - 1
         means = {}
         models = args.model or [m for m in study.models if study.checkpoints(m)]
-        for model in sorted(set(study.models) - set(models)) if not args.model else []:
-            print(f"{model}: no completed checkpoint yet, left out\n")
+        if not args.model:
+            for model in sorted(set(study.models) - set(models)):
+                print(f"{model}: no completed checkpoint yet, left out\n")
         if not models:
             raise EasinessError(f"no model in {args.study} has a completed checkpoint yet")
         for model in models:
